@@ -1,0 +1,109 @@
+//! The address grammar of OVN's Northbound columns, parsed once at the edge into `ipnet`/`macaddr` types.
+//!
+//! Stricter than `ovn-nbctl` on purpose: an IPv4 address is exactly four decimal octets of at most 255
+//! (`100.0.0.300` is refused), a prefix length fits its family, and a MAC is six hex octets.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use macaddr::MacAddr6;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddrError {
+    #[error("{0}: invalid MAC address")]
+    Mac(String),
+    #[error("{0}: invalid IP address")]
+    Ip(String),
+    #[error("{0}: invalid IPv4 address")]
+    Ipv4(String),
+    #[error("{0}: invalid network (expected IP/PREFIXLEN)")]
+    Network(String),
+    #[error("{0}: invalid address (see ovn-nb(5): \"MAC [IP...]\", \"router\", \"unknown\", \"dynamic\")")]
+    LspAddress(String),
+}
+
+/// A MAC written as six colon-separated hex octets (`00:00:00:F3:5D:F1`).
+pub fn parse_mac(s: &str) -> Result<MacAddr6, AddrError> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let ok = parts.len() == 6 && parts.iter().all(|p| (1..=2).contains(&p.len()) && p.chars().all(|c| c.is_ascii_hexdigit()));
+    if !ok {
+        return Err(AddrError::Mac(s.to_string()));
+    }
+    MacAddr6::from_str(&parts.iter().map(|p| format!("{p:0>2}")).collect::<Vec<_>>().join(":")).map_err(|_| AddrError::Mac(s.to_string()))
+}
+
+/// An IPv4 or IPv6 address.
+pub fn parse_ip(s: &str) -> Result<IpAddr, AddrError> {
+    s.parse::<IpAddr>().map_err(|_| AddrError::Ip(s.to_string()))
+}
+
+pub fn parse_ipv4(s: &str) -> Result<Ipv4Addr, AddrError> {
+    s.parse::<Ipv4Addr>().map_err(|_| AddrError::Ipv4(s.to_string()))
+}
+
+/// `IP/LEN` (host bits may be set, as in a router port's `192.168.100.254/24`).
+pub fn parse_network(s: &str) -> Result<IpNet, AddrError> {
+    s.parse::<IpNet>().map_err(|_| AddrError::Network(s.to_string()))
+}
+
+/// An IP address or a prefix: `10.0.0.1` or `10.0.0.0/8` (a bare address is a host prefix).
+pub fn parse_ip_or_network(s: &str) -> Result<IpNet, AddrError> {
+    if s.contains('/') {
+        parse_network(s)
+    } else {
+        parse_ip(s).map(IpNet::from)
+    }
+}
+
+/// One entry of `Logical_Switch_Port.addresses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LspAddress {
+    /// `MAC [IP...]`
+    Static { mac: MacAddr6, ips: Vec<IpAddr> },
+    /// `router`: the addresses of the connected router port.
+    Router,
+    /// `unknown`: the port accepts packets for unknown MACs.
+    Unknown,
+    /// `dynamic`, optionally with a fixed MAC and/or IP.
+    Dynamic(String),
+}
+
+impl LspAddress {
+    pub fn parse(s: &str) -> Result<LspAddress, AddrError> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let bad = || AddrError::LspAddress(s.to_string());
+        match words.as_slice() {
+            ["router"] => Ok(LspAddress::Router),
+            ["unknown"] => Ok(LspAddress::Unknown),
+            ["dynamic", ..] => Ok(LspAddress::Dynamic(s.to_string())),
+            [mac, ips @ ..] => {
+                let mac = parse_mac(mac).map_err(|_| bad())?;
+                let ips = ips.iter().map(|i| parse_ip(i).map_err(|_| AddrError::LspAddress(format!("{s} ({i} is not an IP address)")))).collect::<Result<_, _>>()?;
+                Ok(LspAddress::Static { mac, ips })
+            }
+            [] => Err(bad()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_addresses() {
+        assert!(parse_mac("00:00:00:F3:5D:F1").is_ok());
+        assert!(parse_mac("00:00:00:F3:5D:ZZ").is_err());
+        assert!(parse_mac("00:00:00:F3:5D").is_err());
+        assert!(parse_ip("100.0.0.300").is_err());
+        assert!(parse_network("10.0.0.1/33").is_err());
+        assert!(parse_network("fd00::1/64").is_ok());
+        assert_eq!(parse_ip_or_network("10.0.0.1").unwrap().prefix_len(), 32);
+        assert!(matches!(LspAddress::parse("00:00:00:F3:5D:F1 100.0.0.14").unwrap(), LspAddress::Static { ref ips, .. } if ips.len() == 1));
+        assert!(LspAddress::parse("00:00:00:F3:5D:F1 100.0.0.300").is_err());
+        assert!(LspAddress::parse("100.0.0.3").is_err());
+        assert_eq!(LspAddress::parse("unknown").unwrap(), LspAddress::Unknown);
+        assert_eq!(LspAddress::parse("router").unwrap(), LspAddress::Router);
+    }
+}

@@ -1,0 +1,379 @@
+//! Typed views of the OVN Northbound rows this project uses, with addresses parsed once into
+//! `ipnet`/`macaddr` types.
+//!
+//! A view is built from a replica [`Row`]; a row whose data does not parse (a bad MAC, a bad prefix, an
+//! unknown NAT type) gives an [`NbError`] naming the row and the value, so a daemon can log it and skip just
+//! that row. [`NbSnapshot`] builds every view of a replica at once and keeps the errors beside them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use macaddr::MacAddr6;
+
+use crate::addr::{self, LspAddress};
+use crate::ovsdb::{Replica, Row, Uuid};
+
+pub const DB_NAME: &str = "OVN_Northbound";
+
+/// Table names, one place for each.
+pub mod table {
+    pub const NB_GLOBAL: &str = "NB_Global";
+    pub const LOGICAL_SWITCH: &str = "Logical_Switch";
+    pub const LOGICAL_SWITCH_PORT: &str = "Logical_Switch_Port";
+    pub const LOGICAL_ROUTER: &str = "Logical_Router";
+    pub const LOGICAL_ROUTER_PORT: &str = "Logical_Router_Port";
+    pub const GATEWAY_CHASSIS: &str = "Gateway_Chassis";
+    pub const NAT: &str = "NAT";
+    pub const STATIC_ROUTE: &str = "Logical_Router_Static_Route";
+    /// Every table the typed views read.
+    pub const ALL: [&str; 8] =
+        [NB_GLOBAL, LOGICAL_SWITCH, LOGICAL_SWITCH_PORT, LOGICAL_ROUTER, LOGICAL_ROUTER_PORT, GATEWAY_CHASSIS, NAT, STATIC_ROUTE];
+}
+
+/// A Northbound row that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{table} {name}: {msg}")]
+pub struct NbError {
+    pub table: &'static str,
+    /// The row's name, or its UUID for unnamed rows.
+    pub name: String,
+    pub msg: String,
+}
+
+fn string_map(row: &Row, col: &str) -> BTreeMap<String, String> {
+    row.get(col).string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn opt_string(row: &Row, col: &str) -> Option<String> {
+    row.get(col).as_str().map(str::to_string)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NbGlobal {
+    pub uuid: Uuid,
+    pub nb_cfg: i64,
+    pub sb_cfg: i64,
+    pub hv_cfg: i64,
+    pub options: BTreeMap<String, String>,
+}
+
+impl NbGlobal {
+    pub fn from_row(row: &Row) -> NbGlobal {
+        NbGlobal {
+            uuid: row.uuid,
+            nb_cfg: row.get("nb_cfg").as_i64().unwrap_or(0),
+            sb_cfg: row.get("sb_cfg").as_i64().unwrap_or(0),
+            hv_cfg: row.get("hv_cfg").as_i64().unwrap_or(0),
+            options: string_map(row, "options"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogicalSwitch {
+    pub uuid: Uuid,
+    pub name: String,
+    pub ports: Vec<Uuid>,
+    pub other_config: BTreeMap<String, String>,
+    pub external_ids: BTreeMap<String, String>,
+}
+
+impl LogicalSwitch {
+    pub fn from_row(row: &Row) -> LogicalSwitch {
+        LogicalSwitch {
+            uuid: row.uuid,
+            name: row.str("name").to_string(),
+            ports: row.get("ports").uuids().collect(),
+            other_config: string_map(row, "other_config"),
+            external_ids: string_map(row, "external_ids"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogicalSwitchPort {
+    pub uuid: Uuid,
+    pub name: String,
+    /// "" (a VIF), "router", "localnet", "localport", ...
+    pub kind: String,
+    pub options: BTreeMap<String, String>,
+    pub addresses: Vec<LspAddress>,
+    pub port_security: Vec<String>,
+    pub parent_name: Option<String>,
+    pub tag: Option<i64>,
+    pub tag_request: Option<i64>,
+    pub up: Option<bool>,
+    pub enabled: Option<bool>,
+    pub external_ids: BTreeMap<String, String>,
+}
+
+impl LogicalSwitchPort {
+    pub fn from_row(row: &Row) -> Result<LogicalSwitchPort, NbError> {
+        let name = row.str("name").to_string();
+        let addresses = row
+            .get("addresses")
+            .strings()
+            .map(LspAddress::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| NbError { table: table::LOGICAL_SWITCH_PORT, name: name.clone(), msg: e.to_string() })?;
+        Ok(LogicalSwitchPort {
+            uuid: row.uuid,
+            kind: row.str("type").to_string(),
+            options: string_map(row, "options"),
+            addresses,
+            port_security: row.get("port_security").strings().map(str::to_string).collect(),
+            parent_name: opt_string(row, "parent_name"),
+            tag: row.get("tag").as_i64(),
+            tag_request: row.get("tag_request").as_i64(),
+            up: row.get("up").as_bool(),
+            enabled: row.get("enabled").as_bool(),
+            external_ids: string_map(row, "external_ids"),
+            name,
+        })
+    }
+
+    /// For a `router` port: the router port it attaches to.
+    pub fn router_port(&self) -> Option<&str> {
+        self.options.get("router-port").map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogicalRouter {
+    pub uuid: Uuid,
+    pub name: String,
+    pub ports: Vec<Uuid>,
+    pub static_routes: Vec<Uuid>,
+    pub nat: Vec<Uuid>,
+    pub enabled: Option<bool>,
+    pub options: BTreeMap<String, String>,
+    pub external_ids: BTreeMap<String, String>,
+}
+
+impl LogicalRouter {
+    pub fn from_row(row: &Row) -> LogicalRouter {
+        LogicalRouter {
+            uuid: row.uuid,
+            name: row.str("name").to_string(),
+            ports: row.get("ports").uuids().collect(),
+            static_routes: row.get("static_routes").uuids().collect(),
+            nat: row.get("nat").uuids().collect(),
+            enabled: row.get("enabled").as_bool(),
+            options: string_map(row, "options"),
+            external_ids: string_map(row, "external_ids"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogicalRouterPort {
+    pub uuid: Uuid,
+    pub name: String,
+    pub mac: MacAddr6,
+    /// Address and prefix length, e.g. 192.168.100.254/24.
+    pub networks: Vec<IpNet>,
+    pub gateway_chassis: Vec<Uuid>,
+    pub peer: Option<String>,
+    pub enabled: Option<bool>,
+    pub options: BTreeMap<String, String>,
+}
+
+impl LogicalRouterPort {
+    pub fn from_row(row: &Row) -> Result<LogicalRouterPort, NbError> {
+        let name = row.str("name").to_string();
+        let err = |e: addr::AddrError| NbError { table: table::LOGICAL_ROUTER_PORT, name: name.clone(), msg: e.to_string() };
+        let mac = addr::parse_mac(row.str("mac")).map_err(err)?;
+        let networks = row.get("networks").strings().map(addr::parse_network).collect::<Result<_, _>>().map_err(err)?;
+        Ok(LogicalRouterPort {
+            uuid: row.uuid,
+            mac,
+            networks,
+            gateway_chassis: row.get("gateway_chassis").uuids().collect(),
+            peer: opt_string(row, "peer"),
+            enabled: row.get("enabled").as_bool(),
+            options: string_map(row, "options"),
+            name,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayChassis {
+    pub uuid: Uuid,
+    pub name: String,
+    pub chassis_name: String,
+    pub priority: i64,
+}
+
+impl GatewayChassis {
+    pub fn from_row(row: &Row) -> GatewayChassis {
+        GatewayChassis {
+            uuid: row.uuid,
+            name: row.str("name").to_string(),
+            chassis_name: row.str("chassis_name").to_string(),
+            priority: row.get("priority").as_i64().unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NatType {
+    Snat,
+    Dnat,
+    DnatAndSnat,
+}
+
+impl NatType {
+    pub fn parse(s: &str) -> Option<NatType> {
+        match s {
+            "snat" => Some(NatType::Snat),
+            "dnat" => Some(NatType::Dnat),
+            "dnat_and_snat" => Some(NatType::DnatAndSnat),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatType::Snat => "snat",
+            NatType::Dnat => "dnat",
+            NatType::DnatAndSnat => "dnat_and_snat",
+        }
+    }
+}
+
+impl fmt::Display for NatType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nat {
+    pub uuid: Uuid,
+    pub kind: NatType,
+    pub external_ip: IpAddr,
+    pub external_mac: Option<MacAddr6>,
+    /// A host address for dnat / dnat_and_snat, a network for snat.
+    pub logical_ip: IpNet,
+    pub logical_port: Option<String>,
+    pub gateway_port: Option<Uuid>,
+    pub external_port_range: String,
+}
+
+impl Nat {
+    pub fn from_row(row: &Row) -> Result<Nat, NbError> {
+        let name = format!("{} ({} {} -> {})", row.uuid, row.str("type"), row.str("external_ip"), row.str("logical_ip"));
+        let err = |msg: String| NbError { table: table::NAT, name: name.clone(), msg };
+        let kind = NatType::parse(row.str("type")).ok_or_else(|| err(format!("unknown NAT type {:?}", row.str("type"))))?;
+        let external_ip = addr::parse_ip(row.str("external_ip")).map_err(|e| err(e.to_string()))?;
+        let logical_ip = addr::parse_ip_or_network(row.str("logical_ip")).map_err(|e| err(e.to_string()))?;
+        if kind != NatType::Snat && logical_ip.prefix_len() != logical_ip.max_prefix_len() {
+            return Err(err(format!("{} NAT needs a host address as logical_ip, not {logical_ip}", kind)));
+        }
+        let external_mac = row.get("external_mac").as_str().map(addr::parse_mac).transpose().map_err(|e| err(e.to_string()))?;
+        Ok(Nat {
+            uuid: row.uuid,
+            kind,
+            external_ip,
+            external_mac,
+            logical_ip,
+            logical_port: opt_string(row, "logical_port"),
+            gateway_port: row.get("gateway_port").as_uuid(),
+            external_port_range: row.str("external_port_range").to_string(),
+        })
+    }
+
+    /// A distributed FIP: handled on the chassis where `logical_port` lives.
+    pub fn is_distributed(&self) -> bool {
+        self.kind == NatType::DnatAndSnat && self.logical_port.is_some() && self.external_mac.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutePolicy {
+    DstIp,
+    SrcIp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextHop {
+    Ip(IpAddr),
+    Discard,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticRoute {
+    pub uuid: Uuid,
+    pub ip_prefix: IpNet,
+    pub nexthop: NextHop,
+    pub policy: RoutePolicy,
+    pub output_port: Option<String>,
+    pub route_table: String,
+}
+
+impl StaticRoute {
+    pub fn from_row(row: &Row) -> Result<StaticRoute, NbError> {
+        let name = format!("{} ({} via {})", row.uuid, row.str("ip_prefix"), row.str("nexthop"));
+        let err = |e: addr::AddrError| NbError { table: table::STATIC_ROUTE, name: name.clone(), msg: e.to_string() };
+        let ip_prefix = addr::parse_ip_or_network(row.str("ip_prefix")).map_err(err)?.trunc();
+        let nexthop = match row.str("nexthop") {
+            "discard" => NextHop::Discard,
+            s => NextHop::Ip(addr::parse_ip(s).map_err(err)?),
+        };
+        let policy = match row.get("policy").as_str() {
+            Some("src-ip") => RoutePolicy::SrcIp,
+            _ => RoutePolicy::DstIp,
+        };
+        Ok(StaticRoute {
+            uuid: row.uuid,
+            ip_prefix,
+            nexthop,
+            policy,
+            output_port: opt_string(row, "output_port"),
+            route_table: row.str("route_table").to_string(),
+        })
+    }
+}
+
+/// Every typed row of a Northbound replica, keyed by UUID, with the rows that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct NbSnapshot {
+    pub global: Option<NbGlobal>,
+    pub switches: BTreeMap<Uuid, LogicalSwitch>,
+    pub switch_ports: BTreeMap<Uuid, LogicalSwitchPort>,
+    pub routers: BTreeMap<Uuid, LogicalRouter>,
+    pub router_ports: BTreeMap<Uuid, LogicalRouterPort>,
+    pub gateway_chassis: BTreeMap<Uuid, GatewayChassis>,
+    pub nats: BTreeMap<Uuid, Nat>,
+    pub static_routes: BTreeMap<Uuid, StaticRoute>,
+    pub errors: Vec<NbError>,
+}
+
+impl NbSnapshot {
+    pub fn from_replica(r: &Replica) -> NbSnapshot {
+        let mut s = NbSnapshot { global: r.table(table::NB_GLOBAL).next().map(NbGlobal::from_row), ..Default::default() };
+        s.switches = r.table(table::LOGICAL_SWITCH).map(|row| (row.uuid, LogicalSwitch::from_row(row))).collect();
+        s.routers = r.table(table::LOGICAL_ROUTER).map(|row| (row.uuid, LogicalRouter::from_row(row))).collect();
+        s.gateway_chassis = r.table(table::GATEWAY_CHASSIS).map(|row| (row.uuid, GatewayChassis::from_row(row))).collect();
+        fn collect<T>(r: &Replica, t: &str, f: fn(&Row) -> Result<T, NbError>, errors: &mut Vec<NbError>) -> BTreeMap<Uuid, T> {
+            let mut out = BTreeMap::new();
+            for row in r.table(t) {
+                match f(row) {
+                    Ok(v) => {
+                        out.insert(row.uuid, v);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            out
+        }
+        s.switch_ports = collect(r, table::LOGICAL_SWITCH_PORT, LogicalSwitchPort::from_row, &mut s.errors);
+        s.router_ports = collect(r, table::LOGICAL_ROUTER_PORT, LogicalRouterPort::from_row, &mut s.errors);
+        s.nats = collect(r, table::NAT, Nat::from_row, &mut s.errors);
+        s.static_routes = collect(r, table::STATIC_ROUTE, StaticRoute::from_row, &mut s.errors);
+        s
+    }
+}

@@ -1,0 +1,183 @@
+//! Splitting a byte stream into JSON values.
+//!
+//! OVSDB sends JSON-RPC messages back to back on a stream with no length prefix or delimiter. The decoder
+//! finds where each top-level object ends by tracking nesting depth and string/escape state, resuming where
+//! it stopped when more bytes arrive, so a message split across reads at any byte costs no rescanning.
+//!
+//! ```text
+//!   bytes: {"id":1,"result":[]}{"id":null,"method":"update2",...
+//!          ^------- value 1 --^^--------- value 2 (incomplete) ...
+//! ```
+
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FramingError {
+    #[error("stream is not JSON: unexpected byte {0:?} between messages")]
+    Garbage(char),
+    #[error("bad JSON message: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Incremental splitter of a stream of concatenated JSON objects or arrays.
+#[derive(Debug, Default)]
+pub struct JsonStreamDecoder {
+    buf: Vec<u8>,
+    /// How far into `buf` the scan has advanced.
+    pos: usize,
+    /// Where the current value starts, once its first byte is seen.
+    start: Option<usize>,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonStreamDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes read from the stream.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes buffered but not yet returned as a value.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Returns the next complete value, `Ok(None)` if more bytes are needed.
+    pub fn next_value(&mut self) -> Result<Option<Value>, FramingError> {
+        while self.pos < self.buf.len() {
+            let c = self.buf[self.pos];
+            self.pos += 1;
+            if self.start.is_none() {
+                match c {
+                    b' ' | b'\t' | b'\r' | b'\n' => continue,
+                    b'{' | b'[' => {
+                        self.start = Some(self.pos - 1);
+                        self.depth = 1;
+                        continue;
+                    }
+                    _ => {
+                        // Skip the bad byte so a caller that logs and goes on does not loop forever.
+                        self.buf.drain(..self.pos);
+                        self.pos = 0;
+                        return Err(FramingError::Garbage(c as char));
+                    }
+                }
+            }
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == b'\\' {
+                    self.escaped = true;
+                } else if c == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match c {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        let start = self.start.take().unwrap_or(0);
+                        let end = self.pos;
+                        let parsed = serde_json::from_slice(&self.buf[start..end]);
+                        self.buf.drain(..end);
+                        self.pos = 0;
+                        return Ok(Some(parsed?));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn decode_all(d: &mut JsonStreamDecoder) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(v) = d.next_value().unwrap() {
+            out.push(v);
+        }
+        out
+    }
+
+    #[test]
+    fn splits_back_to_back_messages() {
+        let mut d = JsonStreamDecoder::new();
+        d.feed(br#"{"id":1,"result":["a}b"]} {"id":null,"method":"echo","params":[]}"#);
+        let v = decode_all(&mut d);
+        assert_eq!(v, vec![json!({"id":1,"result":["a}b"]}), json!({"id":null,"method":"echo","params":[]})]);
+        assert_eq!(d.pending(), 0);
+    }
+
+    #[test]
+    fn rejects_bytes_outside_a_value() {
+        let mut d = JsonStreamDecoder::new();
+        d.feed(b"x{}");
+        assert!(matches!(d.next_value(), Err(FramingError::Garbage('x'))));
+        assert_eq!(d.next_value().unwrap(), Some(json!({})));
+    }
+
+    fn message() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(|i| json!(i)),
+            any::<bool>().prop_map(|b| json!(b)),
+            ".*".prop_map(|s: String| json!(s)),
+            Just(Value::Null),
+        ];
+        let tree = leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z\"\\\\{}\\[\\]]{0,6}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        tree.prop_map(|v| json!({"id": 7, "result": v}))
+    }
+
+    proptest! {
+        /// A stream of messages cut at every byte boundary into two reads decodes to the same messages.
+        #[test]
+        fn any_cut_decodes_the_same(msgs in proptest::collection::vec(message(), 1..4)) {
+            let mut bytes = Vec::new();
+            for m in &msgs {
+                bytes.extend(serde_json::to_vec(m).unwrap());
+                bytes.extend(b"\n");
+            }
+            for cut in 0..=bytes.len() {
+                let mut d = JsonStreamDecoder::new();
+                d.feed(&bytes[..cut]);
+                let mut got = decode_all(&mut d);
+                d.feed(&bytes[cut..]);
+                got.extend(decode_all(&mut d));
+                prop_assert_eq!(&got, &msgs);
+            }
+        }
+
+        /// Byte-at-a-time delivery decodes to the same messages.
+        #[test]
+        fn byte_by_byte(msgs in proptest::collection::vec(message(), 1..4)) {
+            let mut d = JsonStreamDecoder::new();
+            let mut got = Vec::new();
+            for m in &msgs {
+                for b in serde_json::to_vec(m).unwrap() {
+                    d.feed(&[b]);
+                    got.extend(decode_all(&mut d));
+                }
+            }
+            prop_assert_eq!(got, msgs);
+        }
+    }
+}

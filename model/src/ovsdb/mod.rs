@@ -1,0 +1,19 @@
+//! An OVSDB (RFC 7047) client on tokio, and the data model it carries.
+
+pub mod client;
+pub mod datum;
+pub mod framing;
+pub mod jsonrpc;
+pub mod remote;
+pub mod replica;
+pub mod schema;
+pub mod session;
+pub mod transact;
+pub mod uuid;
+
+pub use client::{Client, ClientError};
+pub use datum::{Atom, Datum};
+pub use replica::{Replica, Row};
+pub use schema::{AtomicType, BaseType, ColumnType, DatabaseSchema, TableSchema};
+pub use transact::{Condition, Mutation, Operation, Transaction};
+pub use uuid::Uuid;

@@ -1,0 +1,186 @@
+//! A replica that stays connected: connect, `monitor_cond` the chosen tables, follow `update2`, and when the
+//! connection drops, reconnect with backoff and resync from scratch.
+//!
+//! ```text
+//!   ┌─▶ connect (each remote in turn) ──fail──▶ sleep(backoff; doubles up to max) ─┐
+//!   │        │ ok                                                                   │
+//!   │   get_schema, monitor_cond ──▶ clear replica, apply "initial" rows            │
+//!   │        │                                                                      │
+//!   │   apply every update2 ◀── notifications ── until the connection closes ───────┘
+//!   └──────────────────────────────────────────────────────────────────────────────┘
+//! ```
+//! A full resync (clear, then the whole initial contents) after every reconnect is the simple, always
+//! correct choice: the server may have restarted with other contents, and OVSDB's monitor_cond_since is not
+//! needed for correctness.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{watch, RwLock};
+use tokio::task::JoinHandle;
+
+use super::client::{Client, ClientError};
+use super::replica::Replica;
+use super::transact::Transaction;
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Comma-separated remotes.
+    pub remotes: String,
+    pub db: String,
+    pub tables: Vec<String>,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl SessionConfig {
+    pub fn new(remotes: &str, db: &str, tables: &[&str]) -> SessionConfig {
+        SessionConfig {
+            remotes: remotes.to_string(),
+            db: db.to_string(),
+            tables: tables.iter().map(|t| t.to_string()).collect(),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(8),
+        }
+    }
+}
+
+/// What the session is doing, published on every change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStatus {
+    pub connected: bool,
+    /// The replica's sequence number (bumped by every change it applied).
+    pub seqno: u64,
+    /// How many times the replica was loaded from scratch (1 after the first connect).
+    pub syncs: u64,
+}
+
+pub struct Session {
+    replica: Arc<Mutex<Option<Replica>>>,
+    client: Arc<RwLock<Option<Arc<Client>>>>,
+    status: watch::Receiver<SessionStatus>,
+    db: String,
+    task: JoinHandle<()>,
+}
+
+const MONITOR_ID: &str = "replica";
+
+impl Session {
+    /// Starts following the database in the background.
+    pub fn start(config: SessionConfig) -> Session {
+        let replica = Arc::new(Mutex::new(None));
+        let client = Arc::new(RwLock::new(None));
+        let (tx, rx) = watch::channel(SessionStatus::default());
+        let db = config.db.clone();
+        let task = tokio::spawn(run(config, Arc::clone(&replica), Arc::clone(&client), tx));
+        Session { replica, client, status: rx, db, task }
+    }
+
+    /// Locks the replica (None until the first sync). Hold the guard briefly: updates wait for it.
+    pub fn replica(&self) -> MutexGuard<'_, Option<Replica>> {
+        lock(&self.replica)
+    }
+
+    pub fn status(&self) -> SessionStatus {
+        *self.status.borrow()
+    }
+
+    /// A receiver that wakes on every status change.
+    pub fn watch(&self) -> watch::Receiver<SessionStatus> {
+        self.status.clone()
+    }
+
+    /// Waits until the session is connected and synced with at least `syncs` full loads behind it.
+    pub async fn wait_synced(&self, syncs: u64) {
+        let mut rx = self.status.clone();
+        let _ = rx.wait_for(|s| s.connected && s.syncs >= syncs).await;
+    }
+
+    /// Runs a transaction on the current connection.
+    pub async fn transact(&self, txn: &Transaction) -> Result<Vec<Value>, ClientError> {
+        let client = self.client.read().await.clone().ok_or(ClientError::Disconnected)?;
+        client.transact(&self.db, txn).await
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock(m: &Mutex<Option<Replica>>) -> MutexGuard<'_, Option<Replica>> {
+    // A panic elsewhere while holding the lock leaves consistent data here (every update is applied to a
+    // clone of the row first), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn run(
+    config: SessionConfig,
+    replica: Arc<Mutex<Option<Replica>>>,
+    client_slot: Arc<RwLock<Option<Arc<Client>>>>,
+    status: watch::Sender<SessionStatus>,
+) {
+    let mut backoff = config.backoff_min;
+    loop {
+        match follow(&config, &replica, &client_slot, &status).await {
+            Ok(()) => backoff = config.backoff_min,
+            Err(e) => tracing::info!(db = %config.db, remotes = %config.remotes, error = %e, "database session"),
+        }
+        *client_slot.write().await = None;
+        status.send_modify(|s| s.connected = false);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(config.backoff_max);
+    }
+}
+
+/// One connection's life: sync, then follow until it closes. Ok(()) means it was up and then went away.
+async fn follow(
+    config: &SessionConfig,
+    replica: &Arc<Mutex<Option<Replica>>>,
+    client_slot: &Arc<RwLock<Option<Arc<Client>>>>,
+    status: &watch::Sender<SessionStatus>,
+) -> Result<(), ClientError> {
+    let mut client = Client::connect(&config.remotes).await?;
+    let mut notifications = client.take_notifications().ok_or(ClientError::Disconnected)?;
+    let schema = Arc::new(client.get_schema(&config.db).await?);
+    let tables: Vec<&str> = config.tables.iter().map(String::as_str).collect();
+    let requests = Replica::new(Arc::clone(&schema)).monitor_requests(&tables);
+    let initial = client.monitor_cond(&config.db, json!(MONITOR_ID), requests).await?;
+    {
+        let mut guard = lock(replica);
+        let r = match guard.as_mut() {
+            Some(r) if **r.schema() == *schema => r,
+            _ => guard.insert(Replica::new(schema)),
+        };
+        r.clear();
+        let stats = r.apply_update2(&initial).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        tracing::info!(db = %config.db, remote = %client.remote(), rows = stats.inserted, "synced");
+        let seqno = r.seqno();
+        status.send_modify(|s| {
+            s.connected = true;
+            s.seqno = seqno;
+            s.syncs += 1;
+        });
+    }
+    *client_slot.write().await = Some(Arc::new(client));
+    while let Some(n) = notifications.recv().await {
+        if n.method != "update2" {
+            continue;
+        }
+        let (Some(id), Some(updates)) = (n.params.get(0), n.params.get(1)) else { continue };
+        if id != MONITOR_ID {
+            continue;
+        }
+        let mut guard = lock(replica);
+        if let Some(r) = guard.as_mut() {
+            if let Err(e) = r.apply_update2(updates) {
+                tracing::warn!(error = %e, "bad update2");
+            }
+            let seqno = r.seqno();
+            status.send_modify(|s| s.seqno = seqno);
+        }
+    }
+    Ok(())
+}
