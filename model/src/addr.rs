@@ -19,8 +19,10 @@ pub enum AddrError {
     Ipv4(String),
     #[error("{0}: invalid network (expected IP/PREFIXLEN)")]
     Network(String),
-    #[error("{0}: invalid address (see ovn-nb(5): \"MAC [IP...]\", \"router\", \"unknown\", \"dynamic\")")]
+    #[error("{0}: invalid address: expected \"MAC [IP...]\", \"router\", \"unknown\" or \"dynamic\" (see ovn-nb(5))")]
     LspAddress(String),
+    #[error("{word}: invalid IP address in {entry:?}")]
+    LspIp { entry: String, word: String },
 }
 
 /// A MAC written as six colon-separated hex octets (`00:00:00:F3:5D:F1`).
@@ -73,16 +75,34 @@ impl LspAddress {
     pub fn parse(s: &str) -> Result<LspAddress, AddrError> {
         let words: Vec<&str> = s.split_whitespace().collect();
         let bad = || AddrError::LspAddress(s.to_string());
+        let bad_ip = |w: &str| AddrError::LspIp { entry: s.to_string(), word: w.to_string() };
         match words.as_slice() {
             ["router"] => Ok(LspAddress::Router),
             ["unknown"] => Ok(LspAddress::Unknown),
-            ["dynamic", ..] => Ok(LspAddress::Dynamic(s.to_string())),
+            // "dynamic", "MAC dynamic", "dynamic IP...": northd fills in what is not given.
+            ws if ws.contains(&"dynamic") => {
+                for (i, w) in ws.iter().enumerate() {
+                    let ok = *w == "dynamic" || (i == 0 && parse_mac(w).is_ok()) || parse_ip(w).is_ok();
+                    if !ok {
+                        return Err(if i == 0 { bad() } else { bad_ip(w) });
+                    }
+                }
+                Ok(LspAddress::Dynamic(s.to_string()))
+            }
             [mac, ips @ ..] => {
                 let mac = parse_mac(mac).map_err(|_| bad())?;
-                let ips = ips.iter().map(|i| parse_ip(i).map_err(|_| AddrError::LspAddress(format!("{s} ({i} is not an IP address)")))).collect::<Result<_, _>>()?;
+                let ips = ips.iter().map(|i| parse_ip(i).map_err(|_| bad_ip(i))).collect::<Result<_, _>>()?;
                 Ok(LspAddress::Static { mac, ips })
             }
             [] => Err(bad()),
+        }
+    }
+
+    /// The IP addresses a static entry lists.
+    pub fn ips(&self) -> &[IpAddr] {
+        match self {
+            LspAddress::Static { ips, .. } => ips,
+            _ => &[],
         }
     }
 }
@@ -105,5 +125,8 @@ mod tests {
         assert!(LspAddress::parse("100.0.0.3").is_err());
         assert_eq!(LspAddress::parse("unknown").unwrap(), LspAddress::Unknown);
         assert_eq!(LspAddress::parse("router").unwrap(), LspAddress::Router);
+        assert!(LspAddress::parse("00:00:00:00:00:05 dynamic").is_ok());
+        assert!(LspAddress::parse("dynamic 10.0.0.7").is_ok());
+        assert!(LspAddress::parse("dynamic 10.0.0.700").is_err());
     }
 }
