@@ -112,12 +112,11 @@ pub struct LogicalSwitchPort {
 impl LogicalSwitchPort {
     pub fn from_row(row: &Row) -> Result<LogicalSwitchPort, NbError> {
         let name = row.str("name").to_string();
-        let addresses = row
-            .get("addresses")
-            .strings()
-            .map(LspAddress::parse)
-            .collect::<Result<_, _>>()
-            .map_err(|e| NbError { table: table::LOGICAL_SWITCH_PORT, name: name.clone(), msg: e.to_string() })?;
+        let addresses = row.get("addresses").strings().map(LspAddress::parse).collect::<Result<_, _>>().map_err(|e| NbError {
+            table: table::LOGICAL_SWITCH_PORT,
+            name: name.clone(),
+            msg: e.to_string(),
+        })?;
         Ok(LogicalSwitchPort {
             uuid: row.uuid,
             kind: row.str("type").to_string(),

@@ -18,7 +18,8 @@ fn nbctl(nb: &OvsdbServer, args: &[&str]) -> Ran {
 fn build_seed(nb: &OvsdbServer, ovn: bool, nat_mode: &str) {
     let tool = if ovn { require("ovn-nbctl").display().to_string() } else { nbctl_path().display().to_string() };
     let cmd = format!("{tool} --db={}", nb.remote());
-    run(Path::new("/bin/bash"), &[fixture("seed/topology.sh").to_str().unwrap_or_default()], &[("NBCTL", &cmd), ("NAT_MODE", nat_mode)]).ok();
+    run(Path::new("/bin/bash"), &[fixture("seed/topology.sh").to_str().unwrap_or_default()], &[("NBCTL", &cmd), ("NAT_MODE", nat_mode)])
+        .ok();
 }
 
 #[test]

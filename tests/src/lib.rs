@@ -29,10 +29,7 @@ pub fn require(program: &str) -> PathBuf {
             return p;
         }
     }
-    panic!(
-        "required program `{program}` is not installed: run scripts/install-deps.sh (Debian package {})",
-        package_of(program)
-    );
+    panic!("required program `{program}` is not installed: run scripts/install-deps.sh (Debian package {})", package_of(program));
 }
 
 /// The workspace root (where `fixtures/` is).

@@ -128,10 +128,9 @@ impl Atom {
             (AtomicType::Boolean, Value::Bool(b)) => Ok(Atom::Boolean(*b)),
             (AtomicType::String, Value::String(s)) => Ok(Atom::String(s.clone())),
             (AtomicType::Uuid, Value::Array(a)) => match a.as_slice() {
-                [Value::String(tag), Value::String(s)] if tag == "uuid" => s
-                    .parse::<Uuid>()
-                    .map(Atom::Uuid)
-                    .map_err(|e| DatumError(e.to_string())),
+                [Value::String(tag), Value::String(s)] if tag == "uuid" => {
+                    s.parse::<Uuid>().map(Atom::Uuid).map_err(|e| DatumError(e.to_string()))
+                }
                 [Value::String(tag), Value::String(s)] if tag == "named-uuid" => Ok(Atom::NamedUuid(s.clone())),
                 _ => err(format!("{v} is not a uuid atom")),
             },
@@ -165,19 +164,15 @@ impl Atom {
             }
         }
         match self {
-            Atom::Integer(i) => {
-                if base.min_integer.is_some_and(|m| *i < m) || base.max_integer.is_some_and(|m| *i > m) {
-                    return err(format!(
-                        "{i} is out of range {}..{}",
-                        base.min_integer.unwrap_or(i64::MIN),
-                        base.max_integer.unwrap_or(i64::MAX)
-                    ));
-                }
+            Atom::Integer(i) if base.min_integer.is_some_and(|m| *i < m) || base.max_integer.is_some_and(|m| *i > m) => {
+                return err(format!(
+                    "{i} is out of range {}..{}",
+                    base.min_integer.unwrap_or(i64::MIN),
+                    base.max_integer.unwrap_or(i64::MAX)
+                ));
             }
-            Atom::Real(r) => {
-                if base.min_real.is_some_and(|m| *r < m) || base.max_real.is_some_and(|m| *r > m) {
-                    return err(format!("{r} is out of range"));
-                }
+            Atom::Real(r) if base.min_real.is_some_and(|m| *r < m) || base.max_real.is_some_and(|m| *r > m) => {
+                return err(format!("{r} is out of range"));
             }
             Atom::String(s) => {
                 let n = s.chars().count() as u64;
@@ -315,12 +310,7 @@ impl Datum {
         } else if t.min == 0 {
             Datum::empty_set()
         } else {
-            let first = t
-                .key
-                .enumeration
-                .as_ref()
-                .and_then(|e| e.iter().next().cloned())
-                .unwrap_or_else(|| Atom::default_of(t.key.atomic));
+            let first = t.key.enumeration.as_ref().and_then(|e| e.iter().next().cloned()).unwrap_or_else(|| Atom::default_of(t.key.atomic));
             Datum::atom(first)
         }
     }
@@ -593,10 +583,7 @@ mod tests {
     fn atom_of(t: AtomicType) -> BoxedStrategy<Atom> {
         match t {
             AtomicType::Integer => any::<i64>().prop_map(Atom::Integer).boxed(),
-            AtomicType::Real => any::<f64>()
-                .prop_filter("JSON has no NaN or infinity", |r| r.is_finite())
-                .prop_map(Atom::Real)
-                .boxed(),
+            AtomicType::Real => any::<f64>().prop_filter("JSON has no NaN or infinity", |r| r.is_finite()).prop_map(Atom::Real).boxed(),
             AtomicType::Boolean => any::<bool>().prop_map(Atom::Boolean).boxed(),
             AtomicType::String => any::<String>().prop_map(Atom::String).boxed(),
             AtomicType::Uuid => any::<u128>().prop_map(|u| Atom::Uuid(Uuid(u))).boxed(),
@@ -616,12 +603,7 @@ mod tests {
     /// A random column type (set or map) with a random value of that type.
     fn typed_datum() -> impl Strategy<Value = (ColumnType, Datum)> {
         (atomic_type(), proptest::option::of(atomic_type())).prop_flat_map(|(k, v)| {
-            let t = ColumnType {
-                key: BaseType::of(k),
-                value: v.map(BaseType::of),
-                min: 0,
-                max: None,
-            };
+            let t = ColumnType { key: BaseType::of(k), value: v.map(BaseType::of), min: 0, max: None };
             let d = match v {
                 Some(v) => proptest::collection::btree_map(atom_of(k), atom_of(v), 0..6).prop_map(Datum::Map).boxed(),
                 None => proptest::collection::btree_set(atom_of(k), 0..6).prop_map(Datum::Set).boxed(),

@@ -231,9 +231,7 @@ mod tests {
     #[test]
     fn skips_rows_that_break_the_schema() {
         let mut r = Replica::new(schema());
-        let s = r
-            .apply_update2(&json!({"A": {U1: {"insert": {"name": "a", "prio": 99}}, U2: {"insert": {"name": "b"}}}}))
-            .unwrap();
+        let s = r.apply_update2(&json!({"A": {U1: {"insert": {"name": "a", "prio": 99}}, U2: {"insert": {"name": "b"}}}})).unwrap();
         assert_eq!(s.rejected, 1);
         assert_eq!(s.inserted, 1);
         assert!(r.row("A", U2.parse().unwrap()).is_some());

@@ -193,10 +193,7 @@ impl DatabaseSchema {
         let tables_json = v.get("tables").and_then(Value::as_object).ok_or_else(|| SchemaError("no tables".into()))?;
         let mut tables = BTreeMap::new();
         for (tname, t) in tables_json {
-            let cols = t
-                .get("columns")
-                .and_then(Value::as_object)
-                .ok_or_else(|| SchemaError(format!("table {tname} has no columns")))?;
+            let cols = t.get("columns").and_then(Value::as_object).ok_or_else(|| SchemaError(format!("table {tname} has no columns")))?;
             let mut columns = BTreeMap::new();
             for (cname, c) in cols {
                 let ctype = ColumnType::from_json(c.get("type").unwrap_or(&Value::Null))
@@ -234,10 +231,7 @@ impl DatabaseSchema {
     /// The type of `table.column`, with an error naming both when either is unknown.
     pub fn column_type(&self, table: &str, column: &str) -> Result<&ColumnType, SchemaError> {
         let t = self.tables.get(table).ok_or_else(|| SchemaError(format!("no table {table}")))?;
-        t.columns
-            .get(column)
-            .map(|c| &c.ctype)
-            .ok_or_else(|| SchemaError(format!("table {table} has no column {column}")))
+        t.columns.get(column).map(|c| &c.ctype).ok_or_else(|| SchemaError(format!("table {table} has no column {column}")))
     }
 }
 

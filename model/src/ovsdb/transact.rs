@@ -192,9 +192,12 @@ impl Transaction {
 
     /// Reads the server's result array: the per-operation results, or the first failure.
     pub fn check_result(&self, result: &Value) -> Result<Vec<Value>, TransactError> {
-        let results = result
-            .as_array()
-            .ok_or_else(|| TransactError { index: None, op: String::new(), error: "reply is not an array".into(), details: result.to_string() })?;
+        let results = result.as_array().ok_or_else(|| TransactError {
+            index: None,
+            op: String::new(),
+            error: "reply is not an array".into(),
+            details: result.to_string(),
+        })?;
         for (i, r) in results.iter().enumerate() {
             if let Some(e) = r.get("error") {
                 return Err(TransactError {
@@ -257,7 +260,9 @@ mod tests {
         assert_eq!(p[1]["uuid-name"], json!("row0"));
         assert_eq!(p[2]["mutations"][0][2], json!(["named-uuid", "row0"]));
         let e = t
-            .check_result(&json!([{"uuid": ["uuid", "00000000-0000-0000-0000-000000000000"]}, {"error": "constraint violation", "details": "bad"}]))
+            .check_result(
+                &json!([{"uuid": ["uuid", "00000000-0000-0000-0000-000000000000"]}, {"error": "constraint violation", "details": "bad"}]),
+            )
             .unwrap_err();
         assert_eq!(e.index, Some(1));
         assert_eq!(e.to_string(), "transaction failed at operation 1 (mutate of NB_Global): constraint violation: bad");

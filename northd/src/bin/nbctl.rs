@@ -74,7 +74,9 @@ fn main() -> ExitCode {
     }
     let filter = if global.verbose { "debug" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
         .with_writer(std::io::stderr)
         .init();
     if inv.commands.is_empty() {

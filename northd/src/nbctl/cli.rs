@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn splits_global_options_and_chain() {
-        let inv = split(&s(&["--db", "unix:/x", "--may-exist", "ls-add", "a", "--", "--if-exists", "lsp-del", "p", "--", "ls-list"])).unwrap();
+        let inv =
+            split(&s(&["--db", "unix:/x", "--may-exist", "ls-add", "a", "--", "--if-exists", "lsp-del", "p", "--", "ls-list"])).unwrap();
         assert_eq!(inv.global, s(&["--db", "unix:/x"]));
         assert_eq!(inv.commands.len(), 3);
         assert!(inv.commands[0].has("may-exist"));

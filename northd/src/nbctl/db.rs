@@ -37,10 +37,8 @@ pub struct Db {
 
 impl Db {
     pub fn from_replica(replica: &Replica, tables: &[&str]) -> Db {
-        let base: BTreeMap<String, BTreeMap<Uuid, Row>> = tables
-            .iter()
-            .map(|t| (t.to_string(), replica.table(t).map(|r| (r.uuid, r.clone())).collect()))
-            .collect();
+        let base: BTreeMap<String, BTreeMap<Uuid, Row>> =
+            tables.iter().map(|t| (t.to_string(), replica.table(t).map(|r| (r.uuid, r.clone())).collect())).collect();
         Db { schema: Arc::clone(replica.schema()), cur: base.clone(), base, new_rows: BTreeSet::new() }
     }
 

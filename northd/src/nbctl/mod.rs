@@ -65,7 +65,8 @@ pub fn default_db() -> String {
 /// Checks every command of the chain (known name, argument count, options) without touching the database.
 pub fn check_chain(cmds: &[CommandLine]) -> Result<(), NbctlError> {
     for c in cmds {
-        let spec = commands::find(&c.name).ok_or_else(|| NbctlError::Command(format!("unknown command '{}'; use --help for help", c.name)))?;
+        let spec =
+            commands::find(&c.name).ok_or_else(|| NbctlError::Command(format!("unknown command '{}'; use --help for help", c.name)))?;
         commands::check(spec, c).map_err(NbctlError::Command)?;
     }
     Ok(())
@@ -134,7 +135,10 @@ async fn run_inner(remote: &str, cmds: &[CommandLine], wait: Wait) -> Result<Str
 }
 
 fn describe(cmds: &[CommandLine]) -> String {
-    cmds.iter().map(|c| std::iter::once(c.name.as_str()).chain(c.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join(" -- ")
+    cmds.iter()
+        .map(|c| std::iter::once(c.name.as_str()).chain(c.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(" -- ")
 }
 
 /// The new `nb_cfg`, from the result of the `select` that ends the transaction.
@@ -155,9 +159,13 @@ async fn wait_for_cfg(
     let req = json!({table::NB_GLOBAL: [{"columns": [column]}]});
     let initial = client.monitor_cond(nb::DB_NAME, id, req).await?;
     let reached = |v: &Value| -> bool {
-        v.get(table::NB_GLOBAL)
-            .and_then(Value::as_object)
-            .is_some_and(|rows| rows.values().any(|r| ["initial", "insert", "modify"].iter().any(|k| r.get(k).and_then(|x| x.get(column)).and_then(Value::as_i64).is_some_and(|c| c >= target))))
+        v.get(table::NB_GLOBAL).and_then(Value::as_object).is_some_and(|rows| {
+            rows.values().any(|r| {
+                ["initial", "insert", "modify"]
+                    .iter()
+                    .any(|k| r.get(k).and_then(|x| x.get(column)).and_then(Value::as_i64).is_some_and(|c| c >= target))
+            })
+        })
     };
     if reached(&initial) {
         return Ok(());

@@ -41,9 +41,12 @@ pub fn lr_nat_add(ctx: &mut Ctx) -> Result<(), String> {
     let kind = parse_type(&a[1])?;
     let ext = addr::parse_ip(&a[2]).map_err(|_| format!("{}: EXTERNAL_IP is not a valid IPv4 or IPv6 address", a[2]))?;
     let logical = match kind {
-        NatType::Snat => addr::parse_ip_or_network(&a[3]).map_err(|_| format!("{}: LOGICAL_IP is not a valid IP address or network", a[3]))?,
+        NatType::Snat => {
+            addr::parse_ip_or_network(&a[3]).map_err(|_| format!("{}: LOGICAL_IP is not a valid IP address or network", a[3]))?
+        }
         _ => {
-            let ip = addr::parse_ip(&a[3]).map_err(|_| format!("{}: LOGICAL_IP of a {kind} NAT must be one IP address, not a network", a[3]))?;
+            let ip =
+                addr::parse_ip(&a[3]).map_err(|_| format!("{}: LOGICAL_IP of a {kind} NAT must be one IP address, not a network", a[3]))?;
             IpNet::from(ip)
         }
     };
@@ -192,7 +195,11 @@ pub fn check_gateway(db: &Db, lr: Uuid) -> Result<(), String> {
     if r.get("nat").is_empty() || r.get("options").get("chassis").is_some() {
         return Ok(());
     }
-    let has_gw = r.get("ports").uuids().filter_map(|p| db.get(LRP, p)).any(|p| !p.get("gateway_chassis").is_empty() || !p.get("ha_chassis_group").is_empty());
+    let has_gw = r
+        .get("ports")
+        .uuids()
+        .filter_map(|p| db.get(LRP, p))
+        .any(|p| !p.get("gateway_chassis").is_empty() || !p.get("ha_chassis_group").is_empty());
     if has_gw {
         return Ok(());
     }

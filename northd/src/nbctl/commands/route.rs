@@ -145,8 +145,14 @@ pub fn lr_route_list(ctx: &mut Ctx) -> Result<(), String> {
         })
         .collect();
     entries.sort_by(|a, b| {
-        (!a.v4, &a.table, std::cmp::Reverse(a.plen), a.prefix.addr(), route_policy(&a.row), a.row.str("nexthop"))
-            .cmp(&(!b.v4, &b.table, std::cmp::Reverse(b.plen), b.prefix.addr(), route_policy(&b.row), b.row.str("nexthop")))
+        (!a.v4, &a.table, std::cmp::Reverse(a.plen), a.prefix.addr(), route_policy(&a.row), a.row.str("nexthop")).cmp(&(
+            !b.v4,
+            &b.table,
+            std::cmp::Reverse(b.plen),
+            b.prefix.addr(),
+            route_policy(&b.row),
+            b.row.str("nexthop"),
+        ))
     });
     let mut out = String::new();
     for v4 in [true, false] {
@@ -165,10 +171,8 @@ pub fn lr_route_list(ctx: &mut Ctx) -> Result<(), String> {
                 let label = if e.table.is_empty() { "<main>" } else { e.table.as_str() };
                 out.push_str(&format!("Route Table {label}:\n"));
             }
-            let siblings = fam
-                .iter()
-                .filter(|o| o.table == e.table && o.prefix == e.prefix && route_policy(&o.row) == route_policy(&e.row))
-                .count();
+            let siblings =
+                fam.iter().filter(|o| o.table == e.table && o.prefix == e.prefix && route_policy(&o.row) == route_policy(&e.row)).count();
             let mut line = format!("{:>25} {:>25} {}", e.row.str("ip_prefix"), e.row.str("nexthop"), route_policy(&e.row));
             if let Some(p) = e.row.get("output_port").as_str() {
                 line.push(' ');

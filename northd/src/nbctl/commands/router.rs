@@ -105,7 +105,9 @@ pub fn lrp_set_gateway_chassis(ctx: &mut Ctx) -> Result<(), String> {
     }
     let priority = match a.get(2) {
         None => 0,
-        Some(p) => p.parse::<i64>().ok().filter(|p| (0..=32767).contains(p)).ok_or_else(|| format!("{p}: priority must be in range 0 to 32767"))?,
+        Some(p) => {
+            p.parse::<i64>().ok().filter(|p| (0..=32767).contains(p)).ok_or_else(|| format!("{p}: priority must be in range 0 to 32767"))?
+        }
     };
     if let Some((gc, ..)) = gateway_chassis(ctx, port).into_iter().find(|g| g.1 == *chassis) {
         ctx.db.set(GC, gc, "priority", Datum::atom(priority));

@@ -5,7 +5,9 @@
 //! by name: `ovn-nbctl` prints them in the order of its in-memory hash table, which is not an order a person
 //! can use.
 
-use model::nb::table::{GATEWAY_CHASSIS as GC, LOGICAL_ROUTER as LR, LOGICAL_ROUTER_PORT as LRP, LOGICAL_SWITCH as LS, LOGICAL_SWITCH_PORT as LSP, NAT};
+use model::nb::table::{
+    GATEWAY_CHASSIS as GC, LOGICAL_ROUTER as LR, LOGICAL_ROUTER_PORT as LRP, LOGICAL_SWITCH as LS, LOGICAL_SWITCH_PORT as LSP, NAT,
+};
 use model::ovsdb::{Row, Uuid};
 
 use super::{lookup, Ctx};

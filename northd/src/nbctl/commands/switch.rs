@@ -17,7 +17,11 @@ pub fn lsp_add(ctx: &mut Ctx) -> Result<(), String> {
     let (parent, tag) = match a.len() {
         2 => (None, None),
         4 => {
-            let tag: i64 = a[3].parse().ok().filter(|t| (0..=4095).contains(t)).ok_or_else(|| format!("{}: invalid tag (must be in range 0 to 4095)", a[3]))?;
+            let tag: i64 = a[3]
+                .parse()
+                .ok()
+                .filter(|t| (0..=4095).contains(t))
+                .ok_or_else(|| format!("{}: invalid tag (must be in range 0 to 4095)", a[3]))?;
             (Some(a[2].clone()), Some(tag))
         }
         _ => return Err("lsp-add takes 2 or 4 arguments: SWITCH PORT [PARENT TAG]".into()),
@@ -41,7 +45,10 @@ pub fn lsp_add(ctx: &mut Ctx) -> Result<(), String> {
             _ => {}
         }
         if tag.is_some() && tag != have_tag {
-            return Err(format!("{port}: port already exists with different tag_request {}", have_tag.map_or("none".into(), |t| t.to_string())));
+            return Err(format!(
+                "{port}: port already exists with different tag_request {}",
+                have_tag.map_or("none".into(), |t| t.to_string())
+            ));
         }
         return Ok(());
     }

@@ -1,0 +1,179 @@
+//! The OVSDB client and replica against a real `ovsdb-server` holding OVN's Northbound schema.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use model::nb::{self, table, NbSnapshot};
+use model::ovsdb::client::{Client, ClientError};
+use model::ovsdb::session::{Session, SessionConfig};
+use model::ovsdb::transact::{Condition, Mutation, RowData, Transaction};
+use model::ovsdb::{Atom, Datum};
+use serde_json::json;
+use tests::OvsdbServer;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn row(cols: &[(&str, Datum)]) -> RowData {
+    cols.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+/// Waits (up to 10 s) until `check` holds for the session's replica.
+async fn until(session: &Session, what: &str, check: impl Fn(&model::ovsdb::Replica) -> bool) {
+    let mut rx = session.watch();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if session.replica().as_ref().is_some_and(&check) {
+            return;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "timed out waiting for: {what}");
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+    }
+}
+
+fn switch_names(r: &model::ovsdb::Replica) -> Vec<String> {
+    let mut v: Vec<String> = r.table(table::LOGICAL_SWITCH).map(|s| s.str("name").to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn basic_calls_and_transaction_errors() {
+    let nb = OvsdbServer::nb();
+    rt().block_on(async {
+        let client = Client::connect(&nb.remote()).await.expect("connect");
+        assert!(client.list_dbs().await.expect("list_dbs").contains(&nb::DB_NAME.to_string()));
+        let schema = client.get_schema(nb::DB_NAME).await.expect("schema");
+        assert!(schema.table("Logical_Switch_Port").is_some_and(|t| t.indexes == vec![vec!["name".to_string()]]));
+        assert_eq!(client.echo(vec![json!("hi")]).await.expect("echo"), json!(["hi"]));
+
+        // insert with a named UUID referenced by another row of the same transaction
+        let mut t = Transaction::new();
+        let port = t.insert(table::LOGICAL_SWITCH_PORT, row(&[("name", Datum::atom("p1"))]));
+        t.insert(table::LOGICAL_SWITCH, row(&[("name", Datum::atom("sw")), ("ports", Datum::atom(port))]));
+        t.comment("test insert");
+        client.transact(nb::DB_NAME, &t).await.expect("insert");
+
+        // mutate, then select it back
+        let mut t = Transaction::new();
+        t.mutate(
+            table::LOGICAL_SWITCH,
+            vec![Condition::eq("name", Datum::atom("sw"))],
+            vec![Mutation::insert("other_config", Datum::map([("k", "v")]))],
+        );
+        t.select(table::LOGICAL_SWITCH, vec![Condition::eq("name", Datum::atom("sw"))], Some(vec!["other_config".into()]));
+        let res = client.transact(nb::DB_NAME, &t).await.expect("mutate");
+        assert_eq!(res[1]["rows"][0]["other_config"], json!(["map", [["k", "v"]]]));
+
+        // a failing operation names itself, and nothing of the transaction is applied
+        let mut t = Transaction::new();
+        t.insert(table::LOGICAL_SWITCH, row(&[("name", Datum::atom("never"))]));
+        t.insert(table::GATEWAY_CHASSIS, row(&[("name", Datum::atom("gc")), ("priority", Datum::atom(99999))]));
+        match client.transact(nb::DB_NAME, &t).await {
+            Err(ClientError::Transaction(e)) => {
+                assert_eq!(e.index, Some(1), "{e}");
+                assert!(e.to_string().contains("insert into Gateway_Chassis"), "{e}");
+            }
+            other => panic!("expected a transaction error, got {other:?}"),
+        }
+        // a wait on a value that is not there fails as "timed out", which callers read as "stale"
+        let mut t = Transaction::new();
+        t.wait_equal(
+            table::LOGICAL_SWITCH,
+            vec![Condition::eq("name", Datum::atom("sw"))],
+            vec!["name".into()],
+            vec![row(&[("name", Datum::atom("other"))])],
+        );
+        match client.transact(nb::DB_NAME, &t).await {
+            Err(ClientError::Transaction(e)) => assert!(e.is_stale(), "{e}"),
+            other => panic!("expected a failed wait, got {other:?}"),
+        }
+        let mut t = Transaction::new();
+        t.select(table::LOGICAL_SWITCH, vec![Condition::eq("name", Datum::atom("never"))], None);
+        let res = client.transact(nb::DB_NAME, &t).await.expect("select");
+        assert_eq!(res[0]["rows"], json!([]));
+
+        let e = client.call("no_such_method", vec![]).await.expect_err("an unknown method fails");
+        assert!(matches!(e, ClientError::Rpc { .. }), "{e:?}");
+        let e = Client::connect("unix:/nonexistent/x.sock").await.err().expect("connect must fail");
+        assert!(e.to_string().contains("/nonexistent/x.sock"), "{e}");
+    });
+}
+
+#[test]
+fn replica_follows_another_client_and_survives_a_restart() {
+    let mut nb = OvsdbServer::nb();
+    let rt = rt();
+    let remote = nb.remote();
+    let mut config = SessionConfig::new(&remote, nb::DB_NAME, &table::ALL);
+    config.backoff_max = Duration::from_millis(200);
+    let session = rt.block_on(async { Session::start(config) });
+    rt.block_on(async {
+        session.wait_synced(1).await;
+        let other = Client::connect(&remote).await.expect("connect");
+        let mut t = Transaction::new();
+        let gc = t.insert(
+            table::GATEWAY_CHASSIS,
+            row(&[("name", Datum::atom("lrp-n1")), ("chassis_name", Datum::atom("n1")), ("priority", Datum::atom(100))]),
+        );
+        let lrp = t.insert(
+            table::LOGICAL_ROUTER_PORT,
+            row(&[
+                ("name", Datum::atom("lrp")),
+                ("mac", Datum::atom("16:52:f3:13:6a:25")),
+                ("networks", Datum::set(["192.168.100.254/24"])),
+                ("gateway_chassis", Datum::atom(gc)),
+            ]),
+        );
+        t.insert(table::LOGICAL_ROUTER, row(&[("name", Datum::atom("r")), ("ports", Datum::atom(lrp))]));
+        t.insert(table::LOGICAL_SWITCH, row(&[("name", Datum::atom("a"))]));
+        other.transact(nb::DB_NAME, &t).await.expect("insert");
+        until(&session, "switch a and router r", |r| switch_names(r) == ["a"] && r.len(table::LOGICAL_ROUTER) == 1).await;
+        {
+            let guard = session.replica();
+            let snap = NbSnapshot::from_replica(guard.as_ref().expect("synced"));
+            let port = snap.router_ports.values().next().expect("router port");
+            assert_eq!(port.networks[0].to_string(), "192.168.100.254/24");
+            assert_eq!(port.mac.to_string(), "16:52:F3:13:6A:25");
+            assert_eq!(snap.gateway_chassis[&port.gateway_chassis[0]].priority, 100);
+        }
+
+        // a modify (map column) and a delete
+        let mut t = Transaction::new();
+        t.update(
+            table::LOGICAL_SWITCH,
+            vec![Condition::eq("name", Datum::atom("a"))],
+            row(&[("other_config", Datum::map([("subnet", "10.0.0.0/8")]))]),
+        );
+        t.delete(table::LOGICAL_ROUTER, vec![Condition::eq("name", Datum::atom("r"))]);
+        other.transact(nb::DB_NAME, &t).await.expect("update");
+        until(&session, "modify and delete", |r| {
+            r.len(table::LOGICAL_ROUTER) == 0
+                && r.len(table::LOGICAL_ROUTER_PORT) == 0
+                && r.table(table::LOGICAL_SWITCH).any(|s| s.get("other_config").get("subnet") == Some(&Atom::string("10.0.0.0/8")))
+        })
+        .await;
+    });
+
+    // The server goes away and comes back; meanwhile the data changes under the replica's feet.
+    nb.stop();
+    rt.block_on(async {
+        let mut rx = session.watch();
+        let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|s| !s.connected)).await;
+        assert!(!session.status().connected, "the session noticed the server is gone");
+    });
+    nb.start();
+    rt.block_on(async {
+        let other = Client::connect(&remote).await.expect("connect again");
+        let mut t = Transaction::new();
+        t.insert(table::LOGICAL_SWITCH, row(&[("name", Datum::atom("b"))]));
+        t.delete(table::LOGICAL_SWITCH, vec![Condition::eq("name", Datum::atom("a"))]);
+        other.transact(nb::DB_NAME, &t).await.expect("insert after restart");
+        tokio::time::timeout(Duration::from_secs(10), session.wait_synced(2)).await.expect("resynced after the restart");
+        until(&session, "switch b only", |r| switch_names(r) == ["b"]).await;
+        let counts: BTreeMap<&str, usize> = table::ALL.iter().map(|t| (*t, session.replica().as_ref().map_or(0, |r| r.len(t)))).collect();
+        assert_eq!(counts[table::LOGICAL_SWITCH], 1);
+    });
+}
