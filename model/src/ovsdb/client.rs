@@ -221,3 +221,40 @@ async fn io_task(
         let _ = reply.send(Err(ClientError::Disconnected));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server's `echo` (its inactivity probe) is answered by the I/O task, and calls keep working.
+    #[tokio::test]
+    async fn answers_the_servers_echo() {
+        let dir = std::env::temp_dir().join(format!("echo-test-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let listener = tokio::net::UnixListener::bind(&dir).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(br#"{"id":"echo","method":"echo","params":["probe"]}"#).await.unwrap();
+            let mut dec = JsonStreamDecoder::new();
+            let mut buf = [0u8; 4096];
+            let mut seen = Vec::new();
+            while seen.len() < 2 {
+                let n = s.read(&mut buf).await.unwrap();
+                dec.feed(&buf[..n]);
+                while let Some(v) = dec.next_value().unwrap() {
+                    seen.push(v);
+                }
+            }
+            // Reply to the client's own request so its call completes.
+            let req = seen.iter().find(|v| v.get("method").is_some()).cloned().unwrap();
+            let reply = json!({"id": req["id"], "result": ["DB"], "error": null});
+            s.write_all(reply.to_string().as_bytes()).await.unwrap();
+            seen
+        });
+        let client = Client::connect(&format!("unix:{}", dir.display())).await.unwrap();
+        assert_eq!(client.list_dbs().await.unwrap(), vec!["DB".to_string()]);
+        let seen = server.await.unwrap();
+        assert!(seen.contains(&json!({"id": "echo", "result": ["probe"], "error": null})), "{seen:?}");
+        let _ = std::fs::remove_file(&dir);
+    }
+}
