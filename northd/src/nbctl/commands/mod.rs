@@ -78,7 +78,7 @@ pub const COMMANDS: &[Spec] = &[
         "add logical port PORT on SWITCH (a child of PARENT on VLAN TAG)",
         switch::lsp_add
     ),
-    spec!(LSP_S, "lsp-del", "PORT", 1, 1, &["if-exists"], "delete PORT from its attached switch", switch::lsp_del),
+    spec!(LSP_S, "lsp-del", "PORT", 1, 1, &["if-exists"], "delete PORT from its attached switch", |c| del_port(c, LS, LSP)),
     spec!(LSP_S, "lsp-list", "SWITCH", 1, 1, &[], "print the names of all logical ports on SWITCH", |c| list_children(c, LS, LSP)),
     spec!(LSP_S, "lsp-get-parent", "PORT", 1, 1, &[], "get the parent of PORT if set", switch::lsp_get_parent),
     spec!(LSP_S, "lsp-get-tag", "PORT", 1, 1, &[], "get the PORT's tag if set", switch::lsp_get_tag),
@@ -104,9 +104,9 @@ pub const COMMANDS: &[Spec] = &[
         2,
         &[],
         "set administrative state of PORT ('enabled' or 'disabled')",
-        switch::lsp_set_enabled
+        |c| set_enabled(c, LSP)
     ),
-    spec!(LSP_S, "lsp-get-enabled", "PORT", 1, 1, &[], "get administrative state of PORT", switch::lsp_get_enabled),
+    spec!(LSP_S, "lsp-get-enabled", "PORT", 1, 1, &[], "get administrative state of PORT", |c| get_enabled(c, LSP)),
     spec!(LSP_S, "lsp-set-type", "PORT TYPE", 2, 2, &[], "set the type for PORT", switch::lsp_set_type),
     spec!(LSP_S, "lsp-get-type", "PORT", 1, 1, &[], "get the type for PORT", switch::lsp_get_type),
     spec!(LSP_S, "lsp-set-options", "PORT [KEY=VALUE]...", 1, ANY, &[], "set options related to the type of PORT", switch::lsp_set_options),
@@ -126,7 +126,7 @@ pub const COMMANDS: &[Spec] = &[
         "add logical port PORT on ROUTER",
         router::lrp_add
     ),
-    spec!(LRP_S, "lrp-del", "PORT", 1, 1, &["if-exists"], "delete PORT from its attached router", router::lrp_del),
+    spec!(LRP_S, "lrp-del", "PORT", 1, 1, &["if-exists"], "delete PORT from its attached router", |c| del_port(c, LR, LRP)),
     spec!(LRP_S, "lrp-list", "ROUTER", 1, 1, &[], "print the names of all ports on ROUTER", |c| list_children(c, LR, LRP)),
     spec!(
         LRP_S,
@@ -136,9 +136,9 @@ pub const COMMANDS: &[Spec] = &[
         2,
         &[],
         "set administrative state of PORT ('enabled' or 'disabled')",
-        router::lrp_set_enabled
+        |c| set_enabled(c, LRP)
     ),
-    spec!(LRP_S, "lrp-get-enabled", "PORT", 1, 1, &[], "get administrative state of PORT", router::lrp_get_enabled),
+    spec!(LRP_S, "lrp-get-enabled", "PORT", 1, 1, &[], "get administrative state of PORT", |c| get_enabled(c, LRP)),
     spec!(
         LRP_S,
         "lrp-set-gateway-chassis",
@@ -302,5 +302,38 @@ fn list_children(ctx: &mut Ctx, parent: &str, child: &str) -> Result<(), String>
     let Some(row) = ctx.db.get(parent, p) else { return Ok(()) };
     let kids: Vec<_> = row.get("ports").uuids().filter_map(|u| ctx.db.get(child, u)).collect();
     print_uuid_names(ctx.out, kids.into_iter());
+    Ok(())
+}
+
+/// `lsp-del` / `lrp-del`: removing the port from its switch or router deletes it.
+fn del_port(ctx: &mut Ctx, parent: &str, child: &str) -> Result<(), String> {
+    let id = &ctx.cmd.args[0];
+    let Some(port) = lookup::find(ctx.db, child, id)? else {
+        return if ctx.cmd.has("if-exists") { Ok(()) } else { Err(format!("{id}: port name not found")) };
+    };
+    match lookup::owner(ctx.db, parent, "ports", port) {
+        Some(p) => ctx.db.remove_from_set(parent, p, "ports", &model::ovsdb::Atom::Uuid(port)),
+        None => return Err(format!("{id}: logical port is not part of any logical {}", noun(parent))),
+    }
+    Ok(())
+}
+
+/// `lsp-set-enabled` / `lrp-set-enabled`.
+fn set_enabled(ctx: &mut Ctx, t: &str) -> Result<(), String> {
+    let port = lookup::get(ctx.db, t, &ctx.cmd.args[0])?;
+    let on = match ctx.cmd.args[1].as_str() {
+        "enabled" => true,
+        "disabled" => false,
+        s => return Err(format!("{s}: state must be \"enabled\" or \"disabled\"")),
+    };
+    ctx.db.set(t, port, "enabled", Datum::atom(on));
+    Ok(())
+}
+
+/// `lsp-get-enabled` / `lrp-get-enabled` (a port is enabled unless set otherwise).
+fn get_enabled(ctx: &mut Ctx, t: &str) -> Result<(), String> {
+    let port = lookup::get(ctx.db, t, &ctx.cmd.args[0])?;
+    let on = ctx.db.get(t, port).and_then(|r| r.get("enabled").as_bool()).unwrap_or(true);
+    ctx.out.push_str(if on { "enabled\n" } else { "disabled\n" });
     Ok(())
 }

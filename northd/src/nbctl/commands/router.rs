@@ -60,32 +60,6 @@ pub fn lrp_add(ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-pub fn lrp_del(ctx: &mut Ctx) -> Result<(), String> {
-    let id = &ctx.cmd.args[0];
-    let Some(port) = lookup::find(ctx.db, LRP, id)? else {
-        return if ctx.cmd.has("if-exists") { Ok(()) } else { Err(format!("{id}: port name not found")) };
-    };
-    match lookup::owner(ctx.db, LR, "ports", port) {
-        Some(lr) => ctx.db.remove_from_set(LR, lr, "ports", &Atom::Uuid(port)),
-        None => return Err(format!("{id}: logical port is not part of any logical router")),
-    }
-    Ok(())
-}
-
-pub fn lrp_set_enabled(ctx: &mut Ctx) -> Result<(), String> {
-    let port = lookup::lrp(ctx.db, &ctx.cmd.args[0])?;
-    let on = super::switch::parse_state(&ctx.cmd.args[1])?;
-    ctx.db.set(LRP, port, "enabled", Datum::atom(on));
-    Ok(())
-}
-
-pub fn lrp_get_enabled(ctx: &mut Ctx) -> Result<(), String> {
-    let port = lookup::lrp(ctx.db, &ctx.cmd.args[0])?;
-    let on = ctx.db.get(LRP, port).and_then(|r| r.get("enabled").as_bool()).unwrap_or(true);
-    ctx.out.push_str(if on { "enabled\n" } else { "disabled\n" });
-    Ok(())
-}
-
 /// The port's gateway chassis rows: (uuid, chassis_name, priority, row name).
 fn gateway_chassis(ctx: &Ctx, port: Uuid) -> Vec<(Uuid, String, i64, String)> {
     let Some(row) = ctx.db.get(LRP, port) else { return Vec::new() };

@@ -60,18 +60,6 @@ pub fn lsp_add(ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-pub fn lsp_del(ctx: &mut Ctx) -> Result<(), String> {
-    let id = &ctx.cmd.args[0];
-    let Some(port) = lookup::find(ctx.db, LSP, id)? else {
-        return if ctx.cmd.has("if-exists") { Ok(()) } else { Err(format!("{id}: port name not found")) };
-    };
-    match lookup::owner(ctx.db, LS, "ports", port) {
-        Some(sw) => ctx.db.remove_from_set(LS, sw, "ports", &Atom::Uuid(port)),
-        None => return Err(format!("{id}: logical port is not part of any logical switch")),
-    }
-    Ok(())
-}
-
 pub fn lsp_set_addresses(ctx: &mut Ctx) -> Result<(), String> {
     let port = lookup::lsp(ctx.db, &ctx.cmd.args[0])?;
     let entries = &ctx.cmd.args[1..];
@@ -204,28 +192,5 @@ pub fn lsp_get_up(ctx: &mut Ctx) -> Result<(), String> {
     let port = lookup::lsp(ctx.db, &ctx.cmd.args[0])?;
     let up = ctx.db.get(LSP, port).and_then(|r| r.get("up").as_bool()).unwrap_or(false);
     ctx.out.push_str(if up { "up\n" } else { "down\n" });
-    Ok(())
-}
-
-/// Parses "enabled"/"disabled".
-pub fn parse_state(s: &str) -> Result<bool, String> {
-    match s {
-        "enabled" => Ok(true),
-        "disabled" => Ok(false),
-        _ => Err(format!("{s}: state must be \"enabled\" or \"disabled\"")),
-    }
-}
-
-pub fn lsp_set_enabled(ctx: &mut Ctx) -> Result<(), String> {
-    let port = lookup::lsp(ctx.db, &ctx.cmd.args[0])?;
-    let on = parse_state(&ctx.cmd.args[1])?;
-    ctx.db.set(LSP, port, "enabled", Datum::atom(on));
-    Ok(())
-}
-
-pub fn lsp_get_enabled(ctx: &mut Ctx) -> Result<(), String> {
-    let port = lookup::lsp(ctx.db, &ctx.cmd.args[0])?;
-    let on = ctx.db.get(LSP, port).and_then(|r| r.get("enabled").as_bool()).unwrap_or(true);
-    ctx.out.push_str(if on { "enabled\n" } else { "disabled\n" });
     Ok(())
 }
