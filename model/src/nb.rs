@@ -100,6 +100,8 @@ pub struct LogicalSwitchPort {
     pub kind: String,
     pub options: BTreeMap<String, String>,
     pub addresses: Vec<LspAddress>,
+    /// `addresses` as written, for copying into the Southbound unchanged.
+    pub raw_addresses: Vec<String>,
     pub port_security: Vec<String>,
     pub parent_name: Option<String>,
     pub tag: Option<i64>,
@@ -122,6 +124,7 @@ impl LogicalSwitchPort {
             kind: row.str("type").to_string(),
             options: string_map(row, "options"),
             addresses,
+            raw_addresses: row.get("addresses").strings().map(str::to_string).collect(),
             port_security: row.get("port_security").strings().map(str::to_string).collect(),
             parent_name: opt_string(row, "parent_name"),
             tag: row.get("tag").as_i64(),

@@ -62,6 +62,16 @@ const NAT_S: &str = "NAT commands";
 
 pub const COMMANDS: &[Spec] = &[
     spec!(GENERAL, "init", "", 0, 0, &[], "initialize the database", |_| Ok(())),
+    spec!(
+        GENERAL,
+        "sync",
+        "",
+        0,
+        0,
+        &[],
+        "wait until earlier changes have reached northd (with --wait=sb) or every chassis (--wait=hv)",
+        |_| Ok(())
+    ),
     spec!(GENERAL, "show", "[SWITCH|ROUTER]", 0, 1, &[], "print overview of database contents (or of one switch or router)", show::show),
     spec!(SWITCH, "ls-add", "[SWITCH]", 0, 1, &["may-exist", "add-duplicate"], "create a logical switch named SWITCH", |c| add_named(
         c, LS

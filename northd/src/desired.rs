@@ -1,0 +1,96 @@
+//! What the Southbound database should hold: the output of the translation, before it is compared with
+//! what the Southbound holds now.
+//!
+//! Everything is keyed by stable Northbound identities (datapaths by the NB row's UUID, ports by name),
+//! never by Southbound UUIDs, so translating twice gives equal values and the sync step can diff them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use model::ovsdb::Uuid;
+
+use crate::stage::{DpKind, Stage};
+
+/// A logical flow. The derived order (datapath, stage, priority, match, actions) is the order in which
+/// goldens list them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lflow {
+    /// The NB UUID of the switch or router.
+    pub datapath: Uuid,
+    pub stage: Stage,
+    pub priority: u16,
+    pub match_: String,
+    pub actions: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datapath {
+    pub nb_uuid: Uuid,
+    pub kind: DpKind,
+    pub name: String,
+    pub tunnel_key: i64,
+}
+
+impl Datapath {
+    /// `external_ids` as OVN writes them: `logical-switch`/`logical-router` = NB UUID, and `name`.
+    pub fn external_ids(&self) -> BTreeMap<String, String> {
+        let k = match self.kind {
+            DpKind::Switch => "logical-switch",
+            DpKind::Router => "logical-router",
+        };
+        BTreeMap::from([(k.to_string(), self.nb_uuid.to_string()), ("name".to_string(), self.name.clone())])
+    }
+}
+
+/// A `Port_Binding`, without the columns `ovn-controller` owns (`chassis`, `up`, `encap`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    pub logical_port: String,
+    /// NB UUID of the datapath.
+    pub datapath: Uuid,
+    pub kind: String,
+    pub tunnel_key: i64,
+    pub options: BTreeMap<String, String>,
+    pub mac: Vec<String>,
+    pub port_security: Vec<String>,
+    pub nat_addresses: Vec<String>,
+    pub parent_port: Option<String>,
+    pub tag: Option<i64>,
+    /// Name of the HA_Chassis_Group (chassisredirect ports).
+    pub ha_chassis_group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MulticastGroup {
+    pub datapath: Uuid,
+    pub name: String,
+    pub tunnel_key: i64,
+    /// Logical port names.
+    pub ports: BTreeSet<String>,
+}
+
+/// An `HA_Chassis_Group`: chassis names with priorities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaChassisGroup {
+    pub name: String,
+    pub chassis: BTreeMap<String, i64>,
+}
+
+/// Reserved multicast group keys, as OVN assigns them.
+pub const MC_FLOOD: (&str, i64) = ("_MC_flood", 32768);
+pub const MC_UNKNOWN: (&str, i64) = ("_MC_unknown", 32769);
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DesiredSb {
+    pub datapaths: BTreeMap<Uuid, Datapath>,
+    pub ports: BTreeMap<String, PortBinding>,
+    pub mc_groups: BTreeMap<(Uuid, String), MulticastGroup>,
+    pub ha_groups: BTreeMap<String, HaChassisGroup>,
+    pub lflows: BTreeSet<Lflow>,
+}
+
+impl DesiredSb {
+    /// Adds a flow on a datapath.
+    pub fn flow(&mut self, datapath: Uuid, stage: Stage, priority: u16, match_: impl Into<String>, actions: impl Into<String>) {
+        self.lflows.insert(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into() });
+    }
+}

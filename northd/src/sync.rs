@@ -1,0 +1,366 @@
+//! Desired vs current Southbound: the one transaction that makes the Southbound hold what the translation
+//! wants, touching only the rows that differ.
+//!
+//! ```text
+//!   DesiredSb ─┐
+//!              ├─▶ per table: match rows by their NB identity ─▶ insert missing / update changed /
+//!   SB replica ┘                                                 delete stale  ─▶ Transaction
+//! ```
+//! Rows are matched by stable identities: datapaths by `external_ids:logical-switch|logical-router`, ports
+//! by `logical_port`, multicast groups by (datapath, name), HA groups by name, logical flows by their whole
+//! content. Columns that `ovn-controller` owns (`Port_Binding.chassis`, `up`, ...) are never written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use model::ovsdb::transact::{Condition, RowData, Transaction};
+use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
+
+use crate::desired::DesiredSb;
+
+use crate::translate::Keys;
+
+/// Southbound table names.
+pub mod table {
+    pub const SB_GLOBAL: &str = "SB_Global";
+    pub const DATAPATH_BINDING: &str = "Datapath_Binding";
+    pub const PORT_BINDING: &str = "Port_Binding";
+    pub const MULTICAST_GROUP: &str = "Multicast_Group";
+    pub const LOGICAL_FLOW: &str = "Logical_Flow";
+    pub const HA_CHASSIS_GROUP: &str = "HA_Chassis_Group";
+    pub const HA_CHASSIS: &str = "HA_Chassis";
+    pub const CHASSIS: &str = "Chassis";
+    pub const CHASSIS_PRIVATE: &str = "Chassis_Private";
+    pub const MAC_BINDING: &str = "MAC_Binding";
+    /// Every table northd reads.
+    pub const ALL: [&str; 10] = [
+        SB_GLOBAL,
+        DATAPATH_BINDING,
+        PORT_BINDING,
+        MULTICAST_GROUP,
+        LOGICAL_FLOW,
+        HA_CHASSIS_GROUP,
+        HA_CHASSIS,
+        CHASSIS,
+        CHASSIS_PRIVATE,
+        MAC_BINDING,
+    ];
+}
+use table::*;
+
+pub const SB_DB_NAME: &str = "OVN_Southbound";
+
+/// How many rows of each kind one sync writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub inserted: usize,
+    pub updated: usize,
+    pub deleted: usize,
+}
+
+impl Counts {
+    pub fn is_empty(&self) -> bool {
+        self.inserted + self.updated + self.deleted == 0
+    }
+}
+
+fn string_map(m: &BTreeMap<String, String>) -> Datum {
+    Datum::map(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+fn strings(v: &[String]) -> Datum {
+    Datum::set(v.iter().map(String::as_str))
+}
+
+/// The NB datapath a Datapath_Binding row stands for.
+fn nb_identity(row: &Row) -> Option<Uuid> {
+    let ids = row.get("external_ids");
+    ids.get("logical-switch").or_else(|| ids.get("logical-router")).and_then(Atom::as_str).and_then(|s| s.parse().ok())
+}
+
+/// The tunnel keys the Southbound already uses (the translation keeps them).
+pub fn current_keys(sb: &Replica) -> Keys {
+    let mut keys = Keys::default();
+    let mut dp_of_row: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+    for row in sb.table(DATAPATH_BINDING) {
+        if let (Some(nb), Some(k)) = (nb_identity(row), row.get("tunnel_key").as_i64()) {
+            keys.datapaths.insert(nb, k);
+            dp_of_row.insert(row.uuid, nb);
+        }
+    }
+    for row in sb.table(PORT_BINDING) {
+        if let (Some(dp), Some(k)) = (row.get("datapath").as_uuid().and_then(|d| dp_of_row.get(&d)), row.get("tunnel_key").as_i64()) {
+            keys.ports.insert(row.str("logical_port").to_string(), (*dp, k));
+        }
+    }
+    keys
+}
+
+/// Collects operations and counts while comparing.
+struct Plan {
+    txn: Transaction,
+    counts: Counts,
+}
+
+impl Plan {
+    fn insert(&mut self, table: &str, row: RowData) -> Atom {
+        self.counts.inserted += 1;
+        self.txn.insert(table, row)
+    }
+
+    /// Updates the columns of `row` that differ from `want`.
+    fn update(&mut self, table: &str, row: &Row, want: RowData) {
+        let changed: RowData = want.into_iter().filter(|(c, d)| row.get(c) != d).collect();
+        if !changed.is_empty() {
+            self.counts.updated += 1;
+            self.txn.update(table, vec![Condition::uuid(row.uuid)], changed);
+        }
+    }
+
+    fn delete(&mut self, table: &str, uuid: Uuid) {
+        self.counts.deleted += 1;
+        self.txn.delete(table, vec![Condition::uuid(uuid)]);
+    }
+}
+
+/// What a sync should also write besides the translation's output.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// `NB_Global.nb_cfg`, copied to `SB_Global.nb_cfg`.
+    pub nb_cfg: i64,
+    /// `SB_Global.options` northd owns.
+    pub options: BTreeMap<String, String>,
+}
+
+/// The transaction that turns `sb` into `desired` (empty when they agree).
+pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction, Counts) {
+    let mut p = Plan { txn: Transaction::new(), counts: Counts::default() };
+
+    // SB_Global.
+    match sb.table(SB_GLOBAL).next() {
+        None => {
+            let row = RowData::from([("options".into(), string_map(&extras.options)), ("nb_cfg".into(), Datum::atom(extras.nb_cfg))]);
+            p.insert(SB_GLOBAL, row);
+        }
+        Some(g) => {
+            let mut options: BTreeMap<String, String> =
+                g.get("options").string_pairs().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            options.extend(extras.options.clone());
+            p.update(
+                SB_GLOBAL,
+                g,
+                RowData::from([("options".into(), string_map(&options)), ("nb_cfg".into(), Datum::atom(extras.nb_cfg))]),
+            );
+        }
+    }
+
+    // Datapath_Binding: NB UUID -> reference to the SB row (existing UUID or the name of the new row).
+    let mut dp_ref: BTreeMap<Uuid, Atom> = BTreeMap::new();
+    let mut dp_nb_of_row: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+    let mut stale_dps = BTreeSet::new();
+    for row in sb.table(DATAPATH_BINDING) {
+        match nb_identity(row).filter(|nb| desired.datapaths.contains_key(nb) && !dp_ref.contains_key(nb)) {
+            Some(nb) => {
+                let want = &desired.datapaths[&nb];
+                p.update(
+                    DATAPATH_BINDING,
+                    row,
+                    RowData::from([
+                        ("tunnel_key".into(), Datum::atom(want.tunnel_key)),
+                        ("external_ids".into(), string_map(&want.external_ids())),
+                    ]),
+                );
+                dp_ref.insert(nb, Atom::Uuid(row.uuid));
+                dp_nb_of_row.insert(row.uuid, nb);
+            }
+            None => {
+                stale_dps.insert(row.uuid);
+                p.delete(DATAPATH_BINDING, row.uuid);
+            }
+        }
+    }
+    for (nb, dp) in &desired.datapaths {
+        if !dp_ref.contains_key(nb) {
+            let row =
+                RowData::from([("tunnel_key".into(), Datum::atom(dp.tunnel_key)), ("external_ids".into(), string_map(&dp.external_ids()))]);
+            let a = p.insert(DATAPATH_BINDING, row);
+            dp_ref.insert(*nb, a);
+        }
+    }
+
+    // HA_Chassis_Group (with its HA_Chassis rows, replaced whole when anything in them changes).
+    let chassis_uuid: BTreeMap<&str, Uuid> = sb.table(CHASSIS).map(|c| (c.str("name"), c.uuid)).collect();
+    let mut ha_ref: BTreeMap<&str, Atom> = BTreeMap::new();
+    let existing_ha: BTreeMap<&str, &Row> = sb.table(HA_CHASSIS_GROUP).map(|r| (r.str("name"), r)).collect();
+    for (name, g) in &desired.ha_groups {
+        // (chassis-name, priority, chassis row) as the rows should be.
+        let want: BTreeSet<(String, i64, Option<Uuid>)> =
+            g.chassis.iter().map(|(c, prio)| (c.clone(), *prio, chassis_uuid.get(c.as_str()).copied())).collect();
+        let have: BTreeSet<(String, i64, Option<Uuid>)> = existing_ha
+            .get(name.as_str())
+            .map(|r| {
+                r.get("ha_chassis")
+                    .uuids()
+                    .filter_map(|u| sb.row(HA_CHASSIS, u))
+                    .map(|h| {
+                        let cname = h.get("external_ids").get("chassis-name").and_then(Atom::as_str).unwrap_or("").to_string();
+                        (cname, h.get("priority").as_i64().unwrap_or(0), h.get("chassis").as_uuid())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let members = |p: &mut Plan| -> Datum {
+            Datum::Set(
+                want.iter()
+                    .map(|(c, prio, ch)| {
+                        p.insert(
+                            HA_CHASSIS,
+                            RowData::from([
+                                ("chassis".into(), Datum::optional(*ch)),
+                                ("priority".into(), Datum::atom(*prio)),
+                                ("external_ids".into(), Datum::map([("chassis-name", c.as_str())])),
+                            ]),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        match existing_ha.get(name.as_str()) {
+            Some(row) => {
+                if want != have {
+                    let m = members(&mut p);
+                    p.update(HA_CHASSIS_GROUP, row, RowData::from([("ha_chassis".into(), m)]));
+                }
+                ha_ref.insert(name.as_str(), Atom::Uuid(row.uuid));
+            }
+            None => {
+                let m = members(&mut p);
+                let a = p.insert(HA_CHASSIS_GROUP, RowData::from([("name".into(), Datum::atom(name.as_str())), ("ha_chassis".into(), m)]));
+                ha_ref.insert(name.as_str(), a);
+            }
+        }
+    }
+
+    // Port_Binding.
+    let mut pb_ref: BTreeMap<&str, Atom> = BTreeMap::new();
+    let mut seen_ports = BTreeSet::new();
+    for row in sb.table(PORT_BINDING) {
+        let name = row.str("logical_port");
+        let Some(want) = desired.ports.get(name).filter(|_| seen_ports.insert(name)) else {
+            p.delete(PORT_BINDING, row.uuid);
+            continue;
+        };
+        p.update(PORT_BINDING, row, port_columns(want, &dp_ref, &ha_ref));
+        pb_ref.insert(name, Atom::Uuid(row.uuid));
+    }
+    for (name, want) in &desired.ports {
+        if !pb_ref.contains_key(name.as_str()) {
+            let mut row = port_columns(want, &dp_ref, &ha_ref);
+            row.insert("logical_port".into(), Datum::atom(name.as_str()));
+            let a = p.insert(PORT_BINDING, row);
+            pb_ref.insert(name.as_str(), a);
+        }
+    }
+
+    // Multicast_Group.
+    let mut seen_mc = BTreeSet::new();
+    for row in sb.table(MULTICAST_GROUP) {
+        let key = row.get("datapath").as_uuid().and_then(|d| dp_nb_of_row.get(&d)).map(|nb| (*nb, row.str("name").to_string()));
+        match key.filter(|k| desired.mc_groups.contains_key(k) && seen_mc.insert(k.clone())) {
+            Some(k) => {
+                let want = &desired.mc_groups[&k];
+                p.update(MULTICAST_GROUP, row, mc_columns(want, &pb_ref));
+            }
+            None => p.delete(MULTICAST_GROUP, row.uuid),
+        }
+    }
+    for (k, want) in &desired.mc_groups {
+        if !seen_mc.contains(k) {
+            let mut row = mc_columns(want, &pb_ref);
+            row.insert("datapath".into(), Datum::atom(dp_ref[&want.datapath].clone()));
+            row.insert("name".into(), Datum::atom(want.name.as_str()));
+            p.insert(MULTICAST_GROUP, row);
+        }
+    }
+
+    // Logical_Flow, matched by content.
+    type FlowKey = (Uuid, &'static str, i64, i64, String, String);
+    let mut want_flows: BTreeMap<FlowKey, &crate::desired::Lflow> = BTreeMap::new();
+    for f in &desired.lflows {
+        let key = (
+            f.datapath,
+            f.stage.pipeline().as_str(),
+            i64::from(f.stage.table()),
+            i64::from(f.priority),
+            f.match_.clone(),
+            f.actions.clone(),
+        );
+        want_flows.insert(key, f);
+    }
+    let mut have_flows = BTreeSet::new();
+    for row in sb.table(LOGICAL_FLOW) {
+        let key = row.get("logical_datapath").as_uuid().and_then(|d| dp_nb_of_row.get(&d)).map(|nb| {
+            let pipeline = if row.str("pipeline") == "egress" { "egress" } else { "ingress" };
+            (
+                *nb,
+                pipeline,
+                row.get("table_id").as_i64().unwrap_or(-1),
+                row.get("priority").as_i64().unwrap_or(-1),
+                row.str("match").to_string(),
+                row.str("actions").to_string(),
+            )
+        });
+        match key.filter(|k| want_flows.contains_key(k) && !have_flows.contains(k)) {
+            Some(k) => {
+                have_flows.insert(k);
+            }
+            None => p.delete(LOGICAL_FLOW, row.uuid),
+        }
+    }
+    for (k, f) in &want_flows {
+        if have_flows.contains(k) {
+            continue;
+        }
+        let row = RowData::from([
+            ("logical_datapath".into(), Datum::atom(dp_ref[&f.datapath].clone())),
+            ("pipeline".into(), Datum::atom(f.stage.pipeline().as_str())),
+            ("table_id".into(), Datum::atom(i64::from(f.stage.table()))),
+            ("priority".into(), Datum::atom(i64::from(f.priority))),
+            ("match".into(), Datum::atom(f.match_.as_str())),
+            ("actions".into(), Datum::atom(f.actions.as_str())),
+            ("external_ids".into(), Datum::map([("stage-name", f.stage.name())])),
+        ]);
+        p.insert(LOGICAL_FLOW, row);
+    }
+
+    // MAC bindings learned on ports or datapaths that are gone.
+    for row in sb.table(MAC_BINDING) {
+        let dp_gone = row.get("datapath").as_uuid().is_some_and(|d| stale_dps.contains(&d));
+        if dp_gone || !desired.ports.contains_key(row.str("logical_port")) {
+            p.delete(MAC_BINDING, row.uuid);
+        }
+    }
+
+    (p.txn, p.counts)
+}
+
+fn port_columns(want: &crate::desired::PortBinding, dp_ref: &BTreeMap<Uuid, Atom>, ha_ref: &BTreeMap<&str, Atom>) -> RowData {
+    RowData::from([
+        ("datapath".into(), Datum::atom(dp_ref[&want.datapath].clone())),
+        ("type".into(), Datum::atom(want.kind.as_str())),
+        ("tunnel_key".into(), Datum::atom(want.tunnel_key)),
+        ("options".into(), string_map(&want.options)),
+        ("mac".into(), strings(&want.mac)),
+        ("port_security".into(), strings(&want.port_security)),
+        ("nat_addresses".into(), strings(&want.nat_addresses)),
+        ("parent_port".into(), Datum::optional(want.parent_port.as_deref())),
+        ("tag".into(), Datum::optional(want.tag)),
+        ("ha_chassis_group".into(), Datum::optional(want.ha_chassis_group.as_deref().and_then(|g| ha_ref.get(g).cloned()))),
+    ])
+}
+
+fn mc_columns(want: &crate::desired::MulticastGroup, pb_ref: &BTreeMap<&str, Atom>) -> RowData {
+    RowData::from([
+        ("tunnel_key".into(), Datum::atom(want.tunnel_key)),
+        ("ports".into(), Datum::Set(want.ports.iter().filter_map(|p| pb_ref.get(p.as_str()).cloned()).collect())),
+    ])
+}
