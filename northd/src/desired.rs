@@ -94,3 +94,43 @@ impl DesiredSb {
         self.lflows.insert(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into() });
     }
 }
+
+impl DesiredSb {
+    /// The logical flows as `ovn-sbctl lflow-list` prints them, with every datapath UUID written as
+    /// `<uuid>`: the text goldens hold, and what the real tool must read back from the Southbound.
+    pub fn lflow_list_text(&self) -> String {
+        use crate::stage::Pipeline;
+        let mut dps: Vec<&Datapath> = self.datapaths.values().collect();
+        dps.sort_by(|a, b| (&a.name, a.nb_uuid).cmp(&(&b.name, b.nb_uuid)));
+        let mut out = String::new();
+        for dp in dps {
+            for pipe in [Pipeline::Ingress, Pipeline::Egress] {
+                let mut flows: Vec<&Lflow> =
+                    self.lflows.iter().filter(|f| f.datapath == dp.nb_uuid && f.stage.pipeline() == pipe).collect();
+                if flows.is_empty() {
+                    continue;
+                }
+                flows.sort_by(|a, b| {
+                    (a.stage.table(), std::cmp::Reverse(a.priority), &a.match_, &a.actions).cmp(&(
+                        b.stage.table(),
+                        std::cmp::Reverse(b.priority),
+                        &b.match_,
+                        &b.actions,
+                    ))
+                });
+                out.push_str(&format!("Datapath: \"{}\" (<uuid>)  Pipeline: {}\n", dp.name, pipe.as_str()));
+                for f in flows {
+                    let table = format!("{:<2}", f.stage.table());
+                    out.push_str(&format!(
+                        "  table={table}({:<19}), priority={:<5}, match=({}), action=({})\n",
+                        f.stage.name(),
+                        f.priority,
+                        f.match_,
+                        f.actions
+                    ));
+                }
+            }
+        }
+        out
+    }
+}

@@ -3,12 +3,15 @@
 //!
 //! A missing program is a failure that names the program and the Debian package that has it, never a skip.
 
+pub mod cluster;
 pub mod ovsdb_server;
+pub mod process;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use ovsdb_server::OvsdbServer;
+pub use process::Daemon;
 
 /// Which Debian package provides a program the tests run.
 fn package_of(program: &str) -> &'static str {
@@ -87,4 +90,30 @@ pub fn show_blocks(text: &str) -> Vec<String> {
     }
     blocks.sort();
     blocks
+}
+
+/// Compares `actual` with the golden file `fixtures/<rel>`; with `UPDATE_GOLDEN=1` in the environment,
+/// writes `actual` there instead (read the diff before committing it).
+pub fn golden(rel: &str, actual: &str) {
+    let path = fixture(rel);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("golden file {} is missing ({e}); run with UPDATE_GOLDEN=1 to create it", path.display()));
+    if expected != actual {
+        let diff: Vec<String> = diff_lines(&expected, actual);
+        panic!("{} differs from the output (run with UPDATE_GOLDEN=1 to accept):\n{}", path.display(), diff.join("\n"));
+    }
+}
+
+/// The lines only in one of two texts, marked - (expected) and + (actual).
+pub fn diff_lines(expected: &str, actual: &str) -> Vec<String> {
+    let e: std::collections::BTreeSet<&str> = expected.lines().collect();
+    let a: std::collections::BTreeSet<&str> = actual.lines().collect();
+    e.difference(&a).map(|l| format!("- {l}")).chain(a.difference(&e).map(|l| format!("+ {l}"))).collect()
 }

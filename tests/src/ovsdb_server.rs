@@ -20,6 +20,11 @@ impl OvsdbServer {
         Self::with_schema(Path::new("/usr/share/ovn/ovn-nb.ovsschema"), false)
     }
 
+    /// A fresh database of OVN's Southbound schema.
+    pub fn southbound() -> OvsdbServer {
+        Self::with_schema(Path::new("/usr/share/ovn/ovn-sb.ovsschema"), false)
+    }
+
     /// A fresh Northbound database that also listens on a loopback TCP port.
     pub fn nb_with_tcp() -> OvsdbServer {
         Self::with_schema(Path::new("/usr/share/ovn/ovn-nb.ovsschema"), true)
@@ -90,6 +95,13 @@ impl OvsdbServer {
     /// `ovsdb-client dump` of the whole database: compare two dumps to see that nothing changed.
     pub fn dump(&self) -> String {
         run(&require("ovsdb-client"), &["dump", &self.remote()], &[]).ok().stdout
+    }
+
+    /// Runs OVN's own `ovn-sbctl` against this database.
+    pub fn ovn_sbctl(&self, args: &[&str]) -> Ran {
+        let db = format!("--db={}", self.remote());
+        let all: Vec<&str> = std::iter::once(db.as_str()).chain(args.iter().copied()).collect();
+        run(&require("ovn-sbctl"), &all, &[])
     }
 
     /// Runs OVN's own `ovn-nbctl` against this database.

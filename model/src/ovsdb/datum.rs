@@ -310,8 +310,9 @@ impl Datum {
         } else if t.min == 0 {
             Datum::empty_set()
         } else {
-            let first = t.key.enumeration.as_ref().and_then(|e| e.iter().next().cloned()).unwrap_or_else(|| Atom::default_of(t.key.atomic));
-            Datum::atom(first)
+            // Like ovsdb-server: the type's default atom, even where an enum does not allow it (so a row
+            // inserted without such a column is refused rather than silently given some value).
+            Datum::atom(Atom::default_of(t.key.atomic))
         }
     }
 

@@ -36,6 +36,8 @@ pub fn build(topo: &Topology, keys: &Keys, sb: &mut DesiredSb) {
     // Datapaths: keep known keys, then allocate for the new ones.
     let mut all: Vec<(Uuid, DpKind, String)> = topo.switches.iter().map(|s| (s.ls.uuid, DpKind::Switch, s.ls.name.clone())).collect();
     all.extend(topo.routers.iter().map(|r| (r.lr.uuid, DpKind::Router, r.lr.name.clone())));
+    // New keys go out in name order, so a network created in one go always gets the same keys.
+    all.sort_by(|a, b| (&a.2, a.0).cmp(&(&b.2, b.0)));
     let live: BTreeSet<Uuid> = all.iter().map(|d| d.0).collect();
     let mut pool = KeyPool::new(keys.datapaths.iter().filter(|(u, _)| live.contains(u)).map(|(_, k)| *k), 1);
     for (uuid, kind, name) in all {
@@ -131,6 +133,7 @@ pub fn build(topo: &Topology, keys: &Keys, sb: &mut DesiredSb) {
             .map(|(_, (_, k))| *k);
         pools.insert(*dp, KeyPool::new(used, 1));
     }
+    ports.sort_by(|a, b| a.logical_port.cmp(&b.logical_port));
     for mut p in ports {
         p.tunnel_key = match keys.ports.get(&p.logical_port) {
             Some((dp, k)) if *dp == p.datapath => *k,

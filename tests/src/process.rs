@@ -1,0 +1,51 @@
+//! A daemon started for a test, killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub struct Daemon {
+    child: Child,
+    name: String,
+    log: Option<PathBuf>,
+}
+
+impl Daemon {
+    /// Starts `program args...`; stdout and stderr go to `log` when given.
+    pub fn start(program: &Path, args: &[&str], log: Option<&Path>) -> Daemon {
+        let mut cmd = Command::new(program);
+        cmd.args(args).stdin(Stdio::null());
+        match log {
+            Some(p) => {
+                let f = std::fs::File::create(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let f2 = f.try_clone().unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                cmd.stdout(f).stderr(f2);
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Daemon { child, name: program.display().to_string(), log: log.map(Path::to_path_buf) }
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The log's text so far (empty without a log).
+    pub fn log_text(&self) -> String {
+        self.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
