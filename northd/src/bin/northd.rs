@@ -43,7 +43,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         },
-        None => builder.with_writer(std::io::stderr).init(),
+        None => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).init(),
     }
     let config = Config {
         nb_remote: args.nb_db.unwrap_or_else(|| default_remote("OVN_NB_DB", "ovnnb_db.sock")),

@@ -1,0 +1,121 @@
+//! The northd daemon's life: `--wait=sb`, survival of database restarts, stable tunnel keys, and writing
+//! only what changed.
+
+use std::path::Path;
+
+use tests::{fixture, run, Daemon, OvsdbServer, Ran};
+
+struct Setup {
+    nb: OvsdbServer,
+    sb: OvsdbServer,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup { nb: OvsdbServer::nb(), sb: OvsdbServer::southbound() }
+    }
+
+    fn northd(&self, log_name: &str) -> Daemon {
+        Daemon::start(
+            Path::new(env!("CARGO_BIN_EXE_northd")),
+            &[&format!("--nb-db={}", self.nb.remote()), &format!("--sb-db={}", self.sb.remote())],
+            Some(&self.nb.dir().join(log_name)),
+        )
+    }
+
+    /// Our nbctl, waiting for northd.
+    fn nbctl_wait(&self, args: &[&str]) -> Ran {
+        let db = format!("--db={}", self.nb.remote());
+        let all: Vec<&str> = [db.as_str(), "--wait=sb", "--timeout=20"].into_iter().chain(args.iter().copied()).collect();
+        run(Path::new(env!("CARGO_BIN_EXE_nbctl")), &all, &[])
+    }
+
+    fn seed(&self) {
+        let nbctl = format!("{} --db={}", env!("CARGO_BIN_EXE_nbctl"), self.nb.remote());
+        run(Path::new("/bin/bash"), &[fixture("seed/topology.sh").to_str().unwrap_or_default()], &[("NBCTL", &nbctl)]).ok();
+    }
+
+    /// logical_port -> tunnel_key, sorted.
+    fn port_keys(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .sb
+            .ovn_sbctl(&["--format=csv", "--data=bare", "--no-headings", "--columns=logical_port,tunnel_key", "list", "Port_Binding"])
+            .ok()
+            .stdout
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+#[test]
+fn wait_sb_round_trips_nb_cfg_and_ovn_nbctl_waits_too() {
+    let s = Setup::new();
+    let _northd = s.northd("northd.log");
+    s.seed();
+    s.nbctl_wait(&["sync"]).ok();
+    let global = s.nb.ovn_nbctl(&["get", "NB_Global", ".", "nb_cfg", "sb_cfg", "hv_cfg"]).ok().stdout;
+    let v: Vec<&str> = global.lines().collect();
+    assert!(v.len() == 3 && v[0] == v[1] && v[0] != "0", "nb_cfg reaches sb_cfg: {global}");
+    // No chassis: hv_cfg follows nb_cfg too.
+    assert_eq!(v[0], v[2]);
+    assert_eq!(s.sb.ovn_sbctl(&["get", "SB_Global", ".", "nb_cfg"]).ok().stdout.trim(), v[0]);
+    // OVN's own tool waits on us the same way.
+    run(&tests::require("ovn-nbctl"), &[&format!("--db={}", s.nb.remote()), "--wait=sb", "--timeout=20", "ls-add", "x"], &[]).ok();
+    assert!(s.sb.ovn_sbctl(&["lflow-list", "x"]).ok().stdout.contains("Datapath: \"x\""));
+}
+
+#[test]
+fn survives_restarts_of_both_databases_and_of_itself() {
+    let mut s = Setup::new();
+    let northd = s.northd("northd-1.log");
+    s.seed();
+    s.nbctl_wait(&["sync"]).ok();
+    let keys_before = s.port_keys();
+
+    // The Southbound goes away; the Northbound changes meanwhile; the Southbound comes back.
+    s.sb.stop();
+    let db = format!("--db={}", s.nb.remote());
+    run(Path::new(env!("CARGO_BIN_EXE_nbctl")), &[&db, "lsp-add", "ovn-default", "pod3.default"], &[]).ok();
+    s.sb.start();
+    s.nbctl_wait(&["sync"]).ok();
+    assert!(s.port_keys().iter().any(|k| k.starts_with("pod3.default,")), "the change made while the SB was down arrives");
+
+    // The Northbound restarts.
+    s.nb.stop();
+    s.nb.start();
+    s.nbctl_wait(&["lsp-add", "ovn-default", "pod4.default"]).ok();
+    assert!(s.port_keys().iter().any(|k| k.starts_with("pod4.default,")));
+
+    // northd restarts: every key it handed out before stays.
+    drop(northd);
+    run(Path::new(env!("CARGO_BIN_EXE_nbctl")), &[&db, "lsp-add", "join", "node-new"], &[]).ok();
+    let _northd = s.northd("northd-2.log");
+    s.nbctl_wait(&["sync"]).ok();
+    let keys_after = s.port_keys();
+    for k in &keys_before {
+        assert!(keys_after.contains(k), "key changed across restarts: {k} not in {keys_after:?}");
+    }
+    assert!(keys_after.iter().any(|k| k.starts_with("node-new,")));
+}
+
+#[test]
+fn a_one_port_change_writes_only_that_port() {
+    let s = Setup::new();
+    let northd = s.northd("northd.log");
+    s.seed();
+    s.nbctl_wait(&["sync"]).ok();
+    s.nbctl_wait(&["lsp-add", "ovn-default", "pod9.default", "--", "lsp-set-addresses", "pod9.default", "00:00:00:00:09:09 100.0.0.99"])
+        .ok();
+    let log = northd.log_text();
+    let last = log.lines().filter(|l| l.contains("southbound updated")).last().unwrap_or_default().to_string();
+    let field = |name: &str| -> usize {
+        last.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).and_then(|v| v.parse().ok()).unwrap_or(usize::MAX)
+    };
+    // One Port_Binding, its flows (ARP responder x2, L2 lookup, ARP resolve on the router), the flood group.
+    assert!(field("inserted") <= 6, "{last}");
+    assert!(field("updated") <= 3, "{last}");
+    assert_eq!(field("deleted"), 0, "{last}");
+}
