@@ -110,7 +110,7 @@ fn a_one_port_change_writes_only_that_port() {
     s.nbctl_wait(&["lsp-add", "ovn-default", "pod9.default", "--", "lsp-set-addresses", "pod9.default", "00:00:00:00:09:09 100.0.0.99"])
         .ok();
     let log = northd.log_text();
-    let last = log.lines().filter(|l| l.contains("southbound updated")).last().unwrap_or_default().to_string();
+    let last = log.lines().rfind(|l| l.contains("southbound updated")).unwrap_or_default().to_string();
     let field = |name: &str| -> usize {
         last.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).and_then(|v| v.parse().ok()).unwrap_or(usize::MAX)
     };
