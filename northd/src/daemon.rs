@@ -99,6 +99,19 @@ async fn round(nb: &Session, sb: &Session, logged: &mut BTreeSet<String>) -> Res
         );
     }
 
+    // Port state back to the Northbound.
+    let ups = match (nb.replica().as_ref(), sb.replica().as_ref()) {
+        (Some(n), Some(s)) => sync::nb_port_up(n, s),
+        _ => Vec::new(),
+    };
+    if !ups.is_empty() {
+        let mut t = Transaction::new();
+        for (lsp, up) in ups {
+            t.update(nb::table::LOGICAL_SWITCH_PORT, vec![Condition::uuid(lsp)], RowData::from([("up".to_string(), Datum::atom(up))]));
+        }
+        nb.transact(&t).await?;
+    }
+
     // Tell `--wait=sb|hv` callers how far things got.
     if let Some(g) = nb_global {
         let mut row = RowData::new();

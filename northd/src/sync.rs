@@ -122,6 +122,18 @@ impl Plan {
     }
 }
 
+/// The `Logical_Switch_Port.up` values the Northbound should show: a port is up when its binding is
+/// (`ovn-controller` sets `Port_Binding.up` once the port's flows are installed).
+pub fn nb_port_up(nb: &Replica, sb: &Replica) -> Vec<(Uuid, bool)> {
+    let up: BTreeMap<&str, bool> = sb.table(PORT_BINDING).map(|r| (r.str("logical_port"), r.get("up").as_bool() == Some(true))).collect();
+    nb.table(model::nb::table::LOGICAL_SWITCH_PORT)
+        .filter_map(|lsp| {
+            let want = up.get(lsp.str("name")).copied()?;
+            (lsp.get("up").as_bool() != Some(want)).then_some((lsp.uuid, want))
+        })
+        .collect()
+}
+
 /// What a sync should also write besides the translation's output.
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
@@ -249,13 +261,19 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
             p.delete(PORT_BINDING, row.uuid);
             continue;
         };
-        p.update(PORT_BINDING, row, port_columns(want, &dp_ref, &ha_ref));
+        let mut cols = port_columns(want, &dp_ref, &ha_ref);
+        // `up` belongs to ovn-controller once set; it only acts on a binding whose `up` has a value.
+        if row.get("up").is_empty() {
+            cols.insert("up".into(), Datum::atom(false));
+        }
+        p.update(PORT_BINDING, row, cols);
         pb_ref.insert(name, Atom::Uuid(row.uuid));
     }
     for (name, want) in &desired.ports {
         if !pb_ref.contains_key(name.as_str()) {
             let mut row = port_columns(want, &dp_ref, &ha_ref);
             row.insert("logical_port".into(), Datum::atom(name.as_str()));
+            row.insert("up".into(), Datum::atom(false));
             let a = p.insert(PORT_BINDING, row);
             pb_ref.insert(name.as_str(), a);
         }
