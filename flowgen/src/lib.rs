@@ -4,3 +4,5 @@
 //! flowgen issue): `lex` -> `expr::parse` -> annotate against a symbol table -> simplify -> normalize ->
 //! OpenFlow matches; actions parsed, formatted and encoded; a typed `ofp::Flow` rendered as `ovs-ofctl`
 //! text and OpenFlow 1.5 wire messages.
+
+pub mod expr;
