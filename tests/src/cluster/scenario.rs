@@ -11,9 +11,8 @@
 //! They live in the library so the same checks run with OVN's daemons (tests/tests/seed_e2e.rs, the
 //! reference) and with ours (northd/tests/seed_e2e.rs).
 
-use std::time::Duration;
-
 use std::path::Path;
+use std::time::Duration;
 
 use super::{seed, Capture, Cluster, ClusterBuilder, NatMode, Northd, Packets, Site, EXTERNAL_NIC, OUTSIDE_IFACE, UNDERLAY_NIC};
 
@@ -25,18 +24,28 @@ const COUNT: u32 = 5;
 /// Runs every check of the seed scenario with the given northd, the topology made by `nbctl` (our nbctl
 /// or OVN's `ovn-nbctl`), in one NAT mode. Panics with diagnostics on the first failed check.
 pub fn seed_scenario(northd: Northd, nbctl: &Path, mode: NatMode) {
-    let mut c = ClusterBuilder::new().northd(northd).nat_mode(mode).build();
+    let c = build_seed_cluster(ClusterBuilder::new().northd(northd).nat_mode(mode), nbctl);
+    run_seed_checks(&c);
+}
+
+/// Starts the cluster, loads the seed topology with `nbctl`, plugs the workloads and waits for them.
+pub fn build_seed_cluster(builder: ClusterBuilder, nbctl: &Path) -> Cluster {
+    let mut c = builder.build();
     c.load_seed_topology(nbctl);
     c.add_seed_workloads();
     c.wait_port_up(seed::TESTVM.lsp, Duration::from_secs(30));
     c.wait_port_up(seed::POD2.lsp, Duration::from_secs(30));
+    c
+}
 
-    pod_to_pod_over_geneve(&c);
-    outside_to_router(&c);
-    floating_ip(&c);
-    match mode {
-        NatMode::Centralized => fip_crosses_gateway_nic(&c),
-        NatMode::Distributed => fip_crosses_vm_node_nic(&c),
+/// Every check of the seed scenario, for the cluster's NAT mode.
+pub fn run_seed_checks(c: &Cluster) {
+    pod_to_pod_over_geneve(c);
+    outside_to_router(c);
+    floating_ip(c);
+    match c.nat_mode() {
+        NatMode::Centralized => fip_crosses_gateway_nic(c),
+        NatMode::Distributed => fip_crosses_vm_node_nic(c),
     }
     c.say("all checks passed");
 }
