@@ -38,7 +38,9 @@ fn table_sizes(c: &Cluster, node: &str) -> BTreeMap<u32, usize> {
     let dump = c.node(node).ofctl("dump-flows", "br-int", &[]);
     let mut sizes = BTreeMap::new();
     for line in dump.stdout.lines() {
-        if let Some(t) = line.split("table=").nth(1).and_then(|r| r.split(|ch: char| !ch.is_ascii_digit()).next()).and_then(|t| t.parse().ok()) {
+        if let Some(t) =
+            line.split("table=").nth(1).and_then(|r| r.split(|ch: char| !ch.is_ascii_digit()).next()).and_then(|t| t.parse().ok())
+        {
             *sizes.entry(t).or_insert(0) += 1;
         }
     }
