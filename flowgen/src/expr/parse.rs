@@ -29,7 +29,7 @@ impl Parser {
         self.toks.get(self.i).map_or(self.end, |t| t.pos)
     }
 
-    pub fn next(&mut self) -> Option<Tok> {
+    pub fn advance(&mut self) -> Option<Tok> {
         let t = self.toks.get(self.i).map(|t| t.tok.clone());
         self.i += 1;
         t
@@ -205,7 +205,7 @@ fn primary(p: &mut Parser) -> Result<Expr, SyntaxError> {
         Some(Tok::Num(n)) if relop(p.peek_at(1)).is_none() => {
             let v = *n;
             if v.mask.is_none() && v.value <= 1 {
-                p.next();
+                p.advance();
                 return Ok(Expr::Bool(v.value == 1));
             }
             p.error("a number must be compared with a field")
@@ -214,11 +214,11 @@ fn primary(p: &mut Parser) -> Result<Expr, SyntaxError> {
             // `80 == tcp.src`, or a range `1024 <= tcp.src <= 49151`.
             let v = p.value()?;
             let Some(op) = relop(p.peek()) else { return p.error("expected a comparison") };
-            p.next();
+            p.advance();
             let field = p.field()?;
             let first = Expr::Cmp { field: field.clone(), op: op.reverse(), values: vec![v], set: false };
             if let Some(op2) = relop(p.peek()) {
-                p.next();
+                p.advance();
                 let (values, set) = p.values()?;
                 return Ok(Expr::And(vec![first, Expr::Cmp { field, op: op2, values, set }]));
             }
@@ -241,7 +241,7 @@ fn primary(p: &mut Parser) -> Result<Expr, SyntaxError> {
             let field = p.field()?;
             match relop(p.peek()) {
                 Some(op) => {
-                    p.next();
+                    p.advance();
                     let (values, set) = p.values()?;
                     Ok(Expr::Cmp { field, op, values, set })
                 }
