@@ -6,3 +6,4 @@
 //! text and OpenFlow 1.5 wire messages.
 
 pub mod expr;
+pub mod actions;
