@@ -6,12 +6,14 @@
 pub mod cluster;
 pub mod ovsdb_server;
 pub mod process;
+pub mod vswitch;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use ovsdb_server::OvsdbServer;
 pub use process::Daemon;
+pub use vswitch::Vswitch;
 
 /// Which Debian package provides a program the tests run.
 fn package_of(program: &str) -> &'static str {
@@ -19,6 +21,7 @@ fn package_of(program: &str) -> &'static str {
         "ovn-nbctl" | "ovn-sbctl" => "ovn-common",
         "ovn-northd" => "ovn-central",
         "ovn-controller" => "ovn-host",
+        "unshare" => "util-linux",
         _ => "openvswitch-switch",
     }
 }
