@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+pub mod encode;
+
 use crate::expr::ast::{FieldRef, Value};
 use crate::expr::lexer::{SyntaxError, Tok};
 use crate::expr::parse::Parser;

@@ -158,6 +158,27 @@ fn resolve(fr: &FieldRef) -> Result<Resolved, CompileError> {
     Ok(r)
 }
 
+/// A field reference resolved to bits of an Open vSwitch field, for the action encoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldBits {
+    /// The Open vSwitch field's name (`eth_src`, `reg14`, `xxreg0`).
+    pub of: &'static str,
+    /// First bit.
+    pub lo: u16,
+    /// Number of bits.
+    pub width: u16,
+    /// A logical port (`inport`, `outport`): takes port names.
+    pub port: bool,
+    /// What using the field implies (`arp.op` implies `arp`).
+    pub prereqs: Vec<&'static str>,
+}
+
+/// Resolves `name[lo..hi]` for the action encoder (predicates are refused).
+pub fn field_bits(fr: &FieldRef) -> Result<FieldBits, CompileError> {
+    let r = resolve(fr)?;
+    Ok(FieldBits { of: r.of, lo: r.lo, width: r.width, port: r.port, prereqs: r.prereqs })
+}
+
 /// Tests of `of` (split across the 32-bit registers a logical register overlay covers).
 fn terms(of: &'static str, value: u128, mask: u128) -> Node {
     match symtab::reg_overlay(of) {
@@ -225,7 +246,7 @@ impl Lowerer<'_> {
                         (RelOp::Ne, [Value::Num(n)]) if n.mask.is_none() && n.value <= 1 => n.value == 0,
                         _ => return sem(format!("{}: a predicate may only be compared with 0 or 1", field.name)),
                     };
-                    return self.predicate(expansion, negate != !truth);
+                    return self.predicate(expansion, negate == truth);
                 }
                 let r = resolve(field)?;
                 let op = if negate { op.invert() } else { *op };
@@ -532,9 +553,47 @@ pub fn compile(e: &Expr, lookup: &dyn Lookup) -> Result<Compiled, CompileError> 
                 break;
             }
         }
+        // Alternatives over the same fields (`tcp.src >= 1024 && tcp.src <= 1031`, or the `ip4 || ip6`
+        // of two prerequisites) are one dimension, not two: multiply them out before deciding.
+        let mut by_fields: BTreeMap<Vec<&'static str>, Vec<Conj>> = BTreeMap::new();
+        for set in sets {
+            let mut key: Vec<&'static str> = set.iter().flat_map(|c| c.keys().copied()).collect();
+            key.sort_unstable();
+            key.dedup();
+            let merged = match by_fields.remove(&key) {
+                None => set,
+                Some(prev) => {
+                    let mut out = Vec::new();
+                    for a in &prev {
+                        for b in &set {
+                            if let Some(m) = merge(a, b).and_then(|m| merge(&singles, &m)) {
+                                out.push(m);
+                            }
+                        }
+                    }
+                    dedup(out)
+                }
+            };
+            if merged.is_empty() {
+                return Ok(never);
+            }
+            by_fields.insert(key, merged);
+        }
+        let mut sets: Vec<Vec<Conj>> = Vec::new();
+        for set in by_fields.into_values() {
+            if set.len() == 1 {
+                match merge(&singles, &set[0]) {
+                    Some(m) => singles = m,
+                    None => return Ok(never),
+                }
+            } else {
+                sets.push(set);
+            }
+        }
         let product: usize = sets.iter().map(Vec::len).fold(1usize, |a, b| a.saturating_mul(b));
         let sum: usize = sets.iter().map(Vec::len).sum();
-        if sets.len() >= 2 && product > sum + 1 {
+        // Two-way alternatives (`ip4 || ip6`) are cheap to multiply out; conjunctions are for real sets.
+        if sets.len() >= 2 && sets.iter().all(|s| s.len() >= 3) && product > sum + 1 {
             let mut clauses = Vec::new();
             for set in sets {
                 let merged: Vec<Conj> = dedup(set.iter().filter_map(|c| merge(&singles, c)).collect());

@@ -175,7 +175,7 @@ fn eval(e: &Expr, p: &Packet, negate: bool) -> bool {
                 es.iter().any(|x| eval(x, p, false))
             }
         }
-        Expr::Func { .. } => false != negate,
+        Expr::Func { .. } => negate,
         Expr::Bare(fr) => match symtab::lookup(&fr.name).map(|s| &s.kind) {
             Some(Kind::Predicate { expansion }) => eval(&parse(expansion).expect("predicate"), p, negate),
             _ => eval(&Expr::Cmp { field: fr.clone(), op: RelOp::Eq, values: vec![Value::Num(Num::plain(1))], set: false }, p, negate),

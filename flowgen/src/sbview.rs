@@ -1,0 +1,171 @@
+//! What compiling a Southbound database's logical flows for one chassis needs to know, read from a
+//! replica: datapath and port tunnel keys, which ports live on the chassis, address sets and port groups.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use model::ovsdb::{Atom, Replica, Uuid};
+
+use crate::expr::compile::Lookup;
+use crate::expr::lexer::{lex, Num, Tok};
+use crate::layout::Pipeline;
+use crate::lflow::{compile_lflow, LflowError, LogicalFlow};
+use crate::ofp::Flow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatapathInfo {
+    pub key: u32,
+    pub is_router: bool,
+    pub name: String,
+}
+
+/// The Southbound as the compiler sees it, for one chassis.
+#[derive(Debug, Clone, Default)]
+pub struct SbView {
+    /// Datapath_Binding row -> info.
+    pub datapaths: BTreeMap<Uuid, DatapathInfo>,
+    /// Per datapath row: logical port or multicast group name -> tunnel key.
+    pub ports: BTreeMap<Uuid, BTreeMap<String, u32>>,
+    /// Logical ports bound to this chassis.
+    pub resident: BTreeSet<String>,
+    pub address_sets: BTreeMap<String, Vec<Num>>,
+    pub port_groups: BTreeMap<String, Vec<String>>,
+}
+
+/// Reads one constant written as OVN writes address-set members.
+fn constant(s: &str) -> Option<Num> {
+    match lex(s).ok()?.as_slice() {
+        [t] => match &t.tok {
+            Tok::Num(n) => Some(*n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl SbView {
+    pub fn from_replica(sb: &Replica, chassis: &str) -> SbView {
+        let mut v = SbView::default();
+        for dp in sb.table("Datapath_Binding") {
+            let ids = dp.get("external_ids");
+            let name = ids.get("name").and_then(Atom::as_str).unwrap_or("").to_string();
+            let is_router = ids.get("logical-router").is_some();
+            let key = dp.get("tunnel_key").as_i64().unwrap_or(0) as u32;
+            v.datapaths.insert(dp.uuid, DatapathInfo { key, is_router, name });
+        }
+        let our_chassis: Option<Uuid> = sb.table("Chassis").find(|c| c.str("name") == chassis).map(|c| c.uuid);
+        for pb in sb.table("Port_Binding") {
+            let Some(dp) = pb.get("datapath").as_uuid() else { continue };
+            let key = pb.get("tunnel_key").as_i64().unwrap_or(0) as u32;
+            let name = pb.str("logical_port").to_string();
+            if our_chassis.is_some() && pb.get("chassis").as_uuid() == our_chassis {
+                v.resident.insert(name.clone());
+            }
+            v.ports.entry(dp).or_default().insert(name, key);
+        }
+        for mc in sb.table("Multicast_Group") {
+            let Some(dp) = mc.get("datapath").as_uuid() else { continue };
+            let key = mc.get("tunnel_key").as_i64().unwrap_or(0) as u32;
+            v.ports.entry(dp).or_default().insert(mc.str("name").to_string(), key);
+        }
+        for a in sb.table("Address_Set") {
+            v.address_sets.insert(a.str("name").to_string(), a.get("addresses").strings().filter_map(constant).collect());
+        }
+        if let Some(mac) =
+            sb.table("SB_Global").next().and_then(|g| g.get("options").get("svc_monitor_mac").and_then(Atom::as_str).and_then(constant))
+        {
+            v.address_sets.insert("svc_monitor_mac".into(), vec![mac]);
+        }
+        for pg in sb.table("Port_Group") {
+            v.port_groups.insert(pg.str("name").to_string(), pg.get("ports").strings().map(str::to_string).collect());
+        }
+        v
+    }
+
+    /// The lookups of one datapath.
+    pub fn lookup(&self, datapath: Uuid) -> DatapathLookup<'_> {
+        DatapathLookup { view: self, datapath }
+    }
+}
+
+/// [`Lookup`] for flows of one datapath.
+pub struct DatapathLookup<'a> {
+    view: &'a SbView,
+    datapath: Uuid,
+}
+
+impl Lookup for DatapathLookup<'_> {
+    fn port_key(&self, name: &str) -> Option<u32> {
+        // "none" is the name of "no port", key 0 (what get_fdb leaves for an unknown MAC).
+        if name == "none" {
+            return Some(0);
+        }
+        self.view.ports.get(&self.datapath)?.get(name).copied()
+    }
+    fn is_chassis_resident(&self, port: &str) -> bool {
+        self.view.resident.contains(port)
+    }
+    fn address_set(&self, name: &str) -> Option<Vec<Num>> {
+        self.view.address_sets.get(name).cloned()
+    }
+    fn port_group(&self, name: &str) -> Option<Vec<String>> {
+        let key = self.view.datapaths.get(&self.datapath).map(|d| d.key).unwrap_or(0);
+        self.view.port_groups.get(&format!("{key}_{name}")).or_else(|| self.view.port_groups.get(name)).cloned()
+    }
+}
+
+/// A logical flow that failed to compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowFailure {
+    pub lflow: Uuid,
+    pub error: LflowError,
+}
+
+/// Compiles every logical flow of a Southbound replica for a chassis (each flow on each of its datapaths).
+pub fn compile_all(sb: &Replica, view: &SbView) -> (Vec<Flow>, Vec<FlowFailure>) {
+    let mut flows = Vec::new();
+    let mut failures = Vec::new();
+    let mut conj_id = 0u32;
+    let mut next_conj = || {
+        conj_id += 1;
+        conj_id
+    };
+    for lf in sb.table("Logical_Flow") {
+        let mut dps: Vec<Uuid> = lf.get("logical_datapath").uuids().collect();
+        if let Some(g) = lf.get("logical_dp_group").as_uuid().and_then(|g| sb.row("Logical_DP_Group", g)) {
+            dps.extend(g.get("datapaths").uuids());
+        }
+        let pipeline = if lf.str("pipeline") == "egress" { Pipeline::Egress } else { Pipeline::Ingress };
+        for dp in dps {
+            let Some(info) = view.datapaths.get(&dp) else { continue };
+            let logical = LogicalFlow {
+                uuid: lf.uuid.0,
+                pipeline,
+                table_id: lf.get("table_id").as_i64().unwrap_or(0) as u8,
+                priority: lf.get("priority").as_i64().unwrap_or(0) as u16,
+                match_: lf.str("match"),
+                actions: lf.str("actions"),
+                datapath_key: info.key,
+                is_router: info.is_router,
+            };
+            match compile_lflow(&logical, &view.lookup(dp), &mut next_conj) {
+                Ok(f) => flows.extend(f),
+                Err(error) => failures.push(FlowFailure { lflow: lf.uuid, error }),
+            }
+        }
+    }
+    (flows, failures)
+}
+
+/// The Southbound tables [`SbView`] and [`compile_all`] read.
+pub const TABLES: [&str; 10] = [
+    "SB_Global",
+    "Datapath_Binding",
+    "Port_Binding",
+    "Multicast_Group",
+    "Logical_Flow",
+    "Logical_DP_Group",
+    "Chassis",
+    "Address_Set",
+    "Port_Group",
+    "MAC_Binding",
+];
