@@ -247,6 +247,14 @@ mod tests {
         assert_eq!(round_trip("next ;  output;"), "next; output;");
     }
 
+    proptest::proptest! {
+        /// Malformed actions give an error, never a panic.
+        #[test]
+        fn parser_never_panics(s in "[a-z0-9._=!&|(){}\\[\\]\" ;:/<>-]{0,48}") {
+            let _ = parse(&s);
+        }
+    }
+
     #[test]
     fn bad_actions_say_where() {
         for bad in ["next", "ip.ttl = ;", "arp { output; ", "x y;", "reg0 = 1 output;", "next(;"] {
