@@ -284,6 +284,24 @@ pub fn bundle_add(bundle_id: u32, flags: u16, inner: &[u8]) -> Result<Vec<u8>, E
     finish(b)
 }
 
+/// Nicira `NXT_TLV_TABLE_MOD` (add): maps the tunnel option (`class`, `option_type`, `len` bytes) to the
+/// field `tun_metadata<index>`, so flows can match and set it. Geneve options are invisible to flows
+/// until mapped; a switch that already has the same mapping answers with an "already mapped" error.
+pub fn tlv_table_add(xid: u32, class: u16, option_type: u8, len: u8, index: u16) -> Vec<u8> {
+    let mut b = header(msg::EXPERIMENTER, xid);
+    put_u32(&mut b, NX_VENDOR_ID);
+    put_u32(&mut b, 24); // NXT_TLV_TABLE_MOD
+    put_u16(&mut b, 0); // NXTTMC_ADD
+    b.extend_from_slice(&[0; 6]);
+    put_u16(&mut b, class);
+    b.extend_from_slice(&[option_type, len]);
+    put_u16(&mut b, index);
+    b.extend_from_slice(&[0; 2]);
+    let n = b.len() as u16;
+    b[2..4].copy_from_slice(&n.to_be_bytes());
+    b
+}
+
 /// Nicira `NXT_SET_PACKET_IN_FORMAT`: 0 = standard `OFPT_PACKET_IN`, 2 = `NXT_PACKET_IN2` (needed for the
 /// userdata and continuation of `controller(...)` actions).
 pub fn set_packet_in_format(xid: u32, format: u32) -> Vec<u8> {
