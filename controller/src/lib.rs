@@ -21,6 +21,11 @@
 pub mod binding;
 pub mod chassis;
 pub mod config;
+pub mod daemon;
+pub mod flows;
+pub mod ofctrl;
+pub mod physical;
+pub mod pinctrl;
 pub mod tables;
 pub mod vswitch;
 

@@ -38,6 +38,18 @@ pub fn require(program: &str) -> PathBuf {
     panic!("required program `{program}` is not installed: run scripts/install-deps.sh (Debian package {})", package_of(program));
 }
 
+/// One of the workspace's own programs (`northd`, `nbctl`, `controller`, `flowgen`), from the target
+/// directory this test runs from. `cargo test --workspace` builds them all; a test run of one package
+/// alone may not, and then this says so.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let p = dir.join(name);
+    assert!(p.is_file(), "{} is not built: run `cargo build --bins` (or the whole `cargo test --workspace`)", p.display());
+    p
+}
+
 /// The workspace root (where `fixtures/` is).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()

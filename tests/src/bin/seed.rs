@@ -1,5 +1,5 @@
 //! `seed`: the seed scenario end to end on this machine. Three namespaced nodes with real Open vSwitch,
-//! the topology made by our `nbctl`, translated by our `northd`, carried by each node's controller; then
+//! the topology made by our `nbctl`, translated by our `northd`, carried by our `controller` on each node; then
 //! what a user checks: pings between pods over Geneve, to the router, to and from the floating IP, and
 //! which NIC the FIP traffic crosses. Everything it starts is cleaned up when it ends.
 //!
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use tests::cluster::scenario::{build_seed_cluster, run_seed_checks};
-use tests::cluster::{seed, Cluster, ClusterBuilder, NatMode, Northd};
+use tests::cluster::{seed, Cluster, ClusterBuilder, Controller, NatMode, Northd};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Mode {
@@ -49,8 +49,8 @@ fn table_sizes(c: &Cluster, node: &str) -> BTreeMap<u32, usize> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (northd, nbctl) = (sibling("northd"), sibling("nbctl"));
-    for p in [&northd, &nbctl] {
+    let (northd, nbctl, controller) = (sibling("northd"), sibling("nbctl"), sibling("controller"));
+    for p in [&northd, &nbctl, &controller] {
         if !p.is_file() {
             eprintln!("seed: {} is missing: build it first (cargo build --release --bins)", p.display());
             return ExitCode::from(1);
@@ -61,7 +61,10 @@ fn main() -> ExitCode {
         Mode::Distributed => NatMode::Distributed,
     };
     let result = std::panic::catch_unwind(|| {
-        let builder = ClusterBuilder::new().northd(Northd::Program { path: northd.clone(), args: vec![] }).nat_mode(mode);
+        let builder = ClusterBuilder::new()
+            .northd(Northd::Program { path: northd.clone(), args: vec![] })
+            .controller(Controller::Program { path: controller.clone(), args: vec![] })
+            .nat_mode(mode);
         let c = build_seed_cluster(builder, &nbctl);
         let db = format!("--db={}", c.nb_remote());
         println!("$ nbctl show");

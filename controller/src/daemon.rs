@@ -1,0 +1,368 @@
+//! The controller's loop: follow the local Open_vSwitch database and the Southbound, and keep the
+//! chassis registered, `br-int` wired (tunnels, localnet patch ports), ports bound, and flows installed.
+//!
+//! ```text
+//!   OVS session ──▶ LocalConfig (system-id, ovn-remote, encap, bridge mappings)
+//!                      │
+//!   SB session ────────┴─▶ round(): chassis ─▶ bridge & tunnels ─▶ bindings ─▶ flows (ofctrl: one bundle)
+//!                                                                               │
+//!   br-int (OpenFlow) ◀────────────────── packet-ins (pinctrl: put_arp -> MAC_Binding, arp {} -> ARP) ◀──┘
+//!   every second: retry what failed; gratuitous ARPs for the addresses a gateway hosts here
+//! ```
+//! Every round plans each database change from the replicas, applies only non-empty plans, and waits
+//! (briefly) until the replica shows its own write before planning again, so the loop settles. Flows are
+//! only marked installed (Port_Binding.up, ovn-installed) after the bundle carrying them committed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use flowgen::ofp::{wire, Action, Field, Match, Port};
+use model::ovsdb::session::{Session, SessionConfig};
+use model::ovsdb::transact::{Condition, RowData, Transaction};
+use model::ovsdb::{Atom, Datum, Replica, Uuid};
+
+use crate::binding::{alive_if_registered, plan_bindings, LocalBindings};
+use crate::chassis::plan_chassis;
+use crate::config::LocalConfig;
+use crate::flows::desired_flows;
+use crate::ofctrl::Ofctrl;
+use crate::pinctrl;
+use crate::tables::{ovs, sb};
+use crate::vswitch::{plan_ovs_local, OvsView};
+
+/// Southbound tables the controller follows (its own and the flow compiler's).
+fn sb_tables() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = sb::ALL.to_vec();
+    for t in flowgen::sbview::TABLES {
+        if !v.contains(&t) {
+            v.push(t);
+        }
+    }
+    v
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The local Open_vSwitch database.
+    pub ovs_remote: String,
+    /// Where the bridges' management sockets are (`$OVS_RUNDIR`).
+    pub rundir: PathBuf,
+}
+
+/// What the loop remembers between rounds.
+#[derive(Default)]
+struct State {
+    local: LocalBindings,
+    /// Logical ports whose flows are in the switch.
+    installed: BTreeSet<String>,
+    /// SB_Global.nb_cfg as of the last installed flows.
+    nb_cfg_seen: i64,
+    /// Messages logged once while they hold.
+    logged: BTreeSet<String>,
+    last_garp: Option<Instant>,
+    garps: Vec<(u16, [u8; 6], Ipv4Addr)>,
+}
+
+impl State {
+    fn once(&mut self, msg: String) {
+        if self.logged.insert(msg.clone()) {
+            tracing::warn!("{msg}");
+        }
+    }
+}
+
+/// Applies a non-empty plan and waits until the session's replica shows a change after it.
+async fn apply(session: &Session, txn: &Transaction, what: &str) -> bool {
+    if txn.is_empty() {
+        return false;
+    }
+    let before = session.status().seqno;
+    match session.transact(txn).await {
+        Ok(_) => {
+            let mut rx = session.watch();
+            let _ = tokio::time::timeout(Duration::from_secs(2), rx.wait_for(|s| s.seqno > before)).await;
+            tracing::debug!(%what, "applied");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(%what, error = %e, "transaction failed; will retry");
+            false
+        }
+    }
+}
+
+pub async fn run(config: Config) {
+    let ovs_session = Session::start(SessionConfig::new(&config.ovs_remote, ovs::DB_NAME, &ovs::ALL));
+    let mut sb_session: Option<(String, Session)> = None;
+    let mut ofctrl: Option<(String, Ofctrl)> = None;
+    let mut state = State::default();
+    let mut ovs_rx = ovs_session.watch();
+    loop {
+        let cfg = ovs_session.replica().as_ref().map(LocalConfig::from_ovs);
+        match cfg {
+            Some(Ok(cfg)) => {
+                match cfg.remote.as_deref() {
+                    Some(remote) if sb_session.as_ref().is_none_or(|(r, _)| r != remote) => {
+                        tracing::info!(%remote, chassis = %cfg.system_id, "connecting to the Southbound");
+                        let tables = sb_tables();
+                        sb_session = Some((remote.to_string(), Session::start(SessionConfig::new(remote, sb::DB_NAME, &tables))));
+                    }
+                    Some(_) => {}
+                    None => state.once("no external_ids:ovn-remote in the Open_vSwitch table yet".to_string()),
+                }
+                let target = format!("unix:{}/{}.mgmt", config.rundir.display(), cfg.integration_bridge);
+                if ofctrl.as_ref().is_none_or(|(t, _)| *t != target) {
+                    ofctrl = Some((target.clone(), Ofctrl::new(&target)));
+                }
+                if let (Some((_, sbs)), Some((_, of))) = (sb_session.as_ref(), ofctrl.as_mut()) {
+                    if sbs.status().connected && ovs_session.status().connected {
+                        round(&cfg, &ovs_session, sbs, of, &mut state).await;
+                    }
+                }
+            }
+            Some(Err(e)) => state.once(format!("local configuration: {e}")),
+            None => {}
+        }
+        let mut sb_rx = sb_session.as_ref().map(|(_, s)| s.watch());
+        let tick = tokio::time::sleep(Duration::from_secs(1));
+        tokio::pin!(tick);
+        let conn = ofctrl.as_mut().and_then(|(_, o)| o.connection());
+        tokio::select! {
+            r = ovs_rx.changed() => if r.is_err() { return },
+            _ = async { match sb_rx.as_mut() { Some(rx) => { let _ = rx.changed().await; } None => std::future::pending().await } } => {}
+            msg = async { match conn { Some(c) => c.recv().await, None => std::future::pending().await } } => {
+                match msg {
+                    Ok((_, wire::Message::PacketIn(pi))) => {
+                        if let (Some((_, sbs)), Some((_, of))) = (sb_session.as_ref(), ofctrl.as_mut()) {
+                            packet_in(&pi, sbs, of).await;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::info!(error = %e, "OpenFlow connection lost; reprogramming on reconnect");
+                        if let Some((_, of)) = ofctrl.as_mut() { of.disconnect(); }
+                    }
+                }
+            }
+            _ = &mut tick => {
+                if let Some((_, of)) = ofctrl.as_mut() { send_garps(of, &mut state).await; }
+            }
+        }
+    }
+}
+
+/// One pass over everything.
+async fn round(cfg: &LocalConfig, ovs_session: &Session, sb_session: &Session, ofctrl: &mut Ofctrl, state: &mut State) {
+    let chassis_txn = sb_session.replica().as_ref().map(|s| plan_chassis(cfg, s, state.nb_cfg_seen)).unwrap_or_default();
+    apply(sb_session, &chassis_txn, "chassis").await;
+
+    let ovs_txn = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
+        (Some(o), Some(s)) => plan_ovs_local(cfg, o, s, &state.local.datapath_rows()),
+        _ => return,
+    };
+    apply(ovs_session, &ovs_txn, "integration bridge").await;
+
+    let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
+        (Some(o), Some(s)) => {
+            let alive = alive_if_registered(s);
+            let installed = |p: &str| state.installed.contains(p);
+            plan_bindings(cfg, o, s, &installed, &alive)
+        }
+        _ => return,
+    };
+    apply(sb_session, &plan.sb, "port bindings").await;
+    apply(ovs_session, &plan.ovs, "ovn-installed").await;
+    state.local = plan.local;
+
+    let computed = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
+        (Some(o), Some(s)) => {
+            let view = OvsView::from_replica(o);
+            let (flows, failures) = desired_flows(s, &view, &cfg.integration_bridge, &cfg.system_id, &state.local);
+            let nb_cfg = s.table(sb::SB_GLOBAL).next().and_then(|g| g.get("nb_cfg").as_i64()).unwrap_or(0);
+            let garps = garp_targets(s, &view, &cfg.integration_bridge, &cfg.system_id);
+            Some((flows, failures, nb_cfg, garps))
+        }
+        _ => None,
+    };
+    let Some((flows, failures, nb_cfg, garps)) = computed else { return };
+    for f in failures {
+        state.once(format!("logical flow {} skipped: {}", f.lflow, f.error));
+    }
+    let started = Instant::now();
+    match ofctrl.sync(&flows).await {
+        Ok(stats) => {
+            if !stats.is_empty() {
+                tracing::info!(
+                    flows = flows.len(),
+                    added = stats.added,
+                    modified = stats.modified,
+                    deleted = stats.deleted,
+                    full = stats.full,
+                    ms = started.elapsed().as_millis() as u64,
+                    "br-int updated"
+                );
+            }
+            let now: BTreeSet<String> = state.local.ports.keys().cloned().collect();
+            let newly = now.difference(&state.installed).count() > 0;
+            state.installed = now;
+            state.nb_cfg_seen = nb_cfg;
+            if garps != state.garps {
+                state.garps = garps;
+                state.last_garp = None;
+            }
+            if newly {
+                // Ports just installed can now be reported up.
+                let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
+                    (Some(o), Some(s)) => {
+                        let alive = alive_if_registered(s);
+                        let installed = |p: &str| state.installed.contains(p);
+                        Some(plan_bindings(cfg, o, s, &installed, &alive))
+                    }
+                    _ => None,
+                };
+                if let Some(plan) = plan {
+                    apply(sb_session, &plan.sb, "port up").await;
+                    apply(ovs_session, &plan.ovs, "ovn-installed").await;
+                }
+            }
+        }
+        Err(e) => state.once(format!("installing flows on {}: {e}", cfg.integration_bridge)),
+    }
+}
+
+/// (localnet ofport, MAC, IP) for every address a gateway hosted on this chassis announces: the
+/// `nat_addresses` of router ports whose `is_chassis_resident(...)` holds here.
+fn garp_targets(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &str) -> Vec<(u16, [u8; 6], Ipv4Addr)> {
+    let me = sb_db.table(sb::CHASSIS).find(|c| c.str("name") == chassis).map(|c| c.uuid);
+    let resident = |port: &str| -> bool {
+        sb_db.table(sb::PORT_BINDING).any(|p| p.str("logical_port") == port && me.is_some() && p.get("chassis").as_uuid() == me)
+    };
+    let mut out = Vec::new();
+    for pb in sb_db.table(sb::PORT_BINDING) {
+        let addrs: Vec<&str> = pb.get("nat_addresses").strings().collect();
+        if addrs.is_empty() {
+            continue;
+        }
+        let Some(dp) = pb.get("datapath").as_uuid() else { continue };
+        let Some(ln) = sb_db.table(sb::PORT_BINDING).find(|p| p.get("datapath").as_uuid() == Some(dp) && p.str("type") == "localnet")
+        else {
+            continue;
+        };
+        let Some(ofport) = ovs.localnet_ofport(bridge, ln.str("logical_port")) else { continue };
+        for entry in addrs {
+            let words: Vec<&str> = entry.split_whitespace().collect();
+            let cond = words.iter().find(|w| w.starts_with("is_chassis_resident("));
+            let here = cond.is_none_or(|c| resident(c.trim_start_matches("is_chassis_resident(").trim_end_matches(')').trim_matches('"')));
+            let Some(mac) = words.first().and_then(|m| parse_mac6(m)) else { continue };
+            if !here {
+                continue;
+            }
+            for ip in words.iter().skip(1).filter_map(|w| w.parse::<Ipv4Addr>().ok()) {
+                out.push((ofport, mac, ip));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn parse_mac6(s: &str) -> Option<[u8; 6]> {
+    let v: Vec<u8> = s.split(':').map(|p| u8::from_str_radix(p, 16).ok()).collect::<Option<Vec<u8>>>()?;
+    v.try_into().ok()
+}
+
+/// Gratuitous ARPs: three times, a second apart, when the set changes, then every 30 seconds.
+async fn send_garps(of: &mut Ofctrl, state: &mut State) {
+    let due = match state.last_garp {
+        None => true,
+        Some(t) => t.elapsed() >= Duration::from_secs(30),
+    };
+    if !due || state.garps.is_empty() {
+        return;
+    }
+    let Some(conn) = of.connection() else { return };
+    for (ofport, mac, ip) in state.garps.clone() {
+        let mut fields = Match::new();
+        let _ = fields.set(Field::InPort, 0xfffd);
+        let mut actions = Vec::new();
+        if wire::encode_actions(&[Action::Output(Port(ofport))], &mut actions).is_err() {
+            continue;
+        }
+        let xid = conn.alloc_xid();
+        if let Ok(bytes) = pinctrl::packet_out(xid, &fields, &actions, &pinctrl::garp(mac, ip)) {
+            if let Err(e) = conn.send(&bytes).await {
+                tracing::debug!(error = %e, "gratuitous ARP not sent");
+                return;
+            }
+        }
+    }
+    state.last_garp = Some(Instant::now());
+}
+
+/// Handles one packet-in.
+async fn packet_in(pi: &wire::PacketIn, sb_session: &Session, of: &mut Ofctrl) {
+    let Some(req) = pinctrl::request(pi) else { return };
+    match req.opcode {
+        flowgen::actions::encode::Opcode::PutArp => {
+            let (Some(dp), Some(port), Some(ip), Some(mac)) =
+                (pinctrl::meta(pi, "metadata"), pinctrl::meta(pi, "reg14"), pinctrl::meta(pi, "reg0"), pinctrl::eth_src(&pi.packet))
+            else {
+                return;
+            };
+            let ip = Ipv4Addr::from(ip as u32).to_string();
+            let mac = pinctrl::mac_text(mac);
+            let txn = sb_session.replica().as_ref().and_then(|s| mac_binding_txn(s, dp as u32, port as u32, &ip, &mac));
+            if let Some(t) = txn {
+                if let Err(e) = sb_session.transact(&t).await {
+                    tracing::debug!(error = %e, "MAC_Binding not written (will be learned again)");
+                } else {
+                    tracing::info!(%ip, %mac, "learned neighbour");
+                }
+            }
+        }
+        flowgen::actions::encode::Opcode::Arp => {
+            let Some(arp) = pinctrl::arp_from_ipv4(&pi.packet) else { return };
+            let Some(conn) = of.connection() else { return };
+            let xid = conn.alloc_xid();
+            match pinctrl::packet_out(xid, &pinctrl::pipeline_fields(pi), &req.actions, &arp) {
+                Ok(bytes) => {
+                    if let Err(e) = conn.send(&bytes).await {
+                        tracing::debug!(error = %e, "ARP request not sent");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "ARP request not built"),
+            }
+        }
+        other => tracing::debug!(opcode = ?other, "controller action not handled yet"),
+    }
+}
+
+/// The MAC_Binding write for a learned (port, IP) -> MAC, or None when it is already known.
+fn mac_binding_txn(sb_db: &Replica, dp_key: u32, port_key: u32, ip: &str, mac: &str) -> Option<Transaction> {
+    let dp = sb_db.table(sb::DATAPATH_BINDING).find(|d| d.get("tunnel_key").as_i64() == Some(i64::from(dp_key)))?;
+    let pb = sb_db
+        .table(sb::PORT_BINDING)
+        .find(|p| p.get("datapath").as_uuid() == Some(dp.uuid) && p.get("tunnel_key").as_i64() == Some(i64::from(port_key)))?;
+    let lport = pb.str("logical_port");
+    let existing = sb_db.table("MAC_Binding").find(|m| m.str("logical_port") == lport && m.str("ip") == ip);
+    let mut t = Transaction::new();
+    match existing {
+        Some(m) if m.str("mac") == mac => return None,
+        Some(m) => t.update("MAC_Binding", vec![Condition::uuid(m.uuid)], RowData::from([("mac".to_string(), Datum::atom(mac))])),
+        None => {
+            t.insert(
+                "MAC_Binding",
+                RowData::from([
+                    ("logical_port".to_string(), Datum::atom(lport)),
+                    ("ip".to_string(), Datum::atom(ip)),
+                    ("mac".to_string(), Datum::atom(mac)),
+                    ("datapath".to_string(), Datum::atom(Atom::Uuid(dp.uuid))),
+                ]),
+            );
+        }
+    }
+    let _: (BTreeMap<u8, u8>, Uuid) = (BTreeMap::new(), Uuid(0));
+    Some(t)
+}

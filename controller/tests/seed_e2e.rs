@@ -1,0 +1,25 @@
+//! The seed scenario end to end on OUR stack alone: our nbctl makes the topology, our northd writes the
+//! Southbound, and our controller runs on every node (three namespaced nodes with real Open vSwitch).
+//! Every check of `tests::cluster::scenario`, in both NAT modes.
+
+use std::path::PathBuf;
+
+use tests::cluster::scenario::{build_seed_cluster, run_seed_checks};
+use tests::cluster::{ClusterBuilder, Controller, NatMode, Northd};
+
+fn our_stack(mode: NatMode) {
+    let northd = Northd::Program { path: tests::workspace_bin("northd"), args: vec![] };
+    let controller = Controller::Program { path: PathBuf::from(env!("CARGO_BIN_EXE_controller")), args: vec![] };
+    let c = build_seed_cluster(ClusterBuilder::new().northd(northd).controller(controller).nat_mode(mode), &tests::workspace_bin("nbctl"));
+    run_seed_checks(&c);
+}
+
+#[test]
+fn seed_centralized_nat_on_our_stack() {
+    our_stack(NatMode::Centralized);
+}
+
+#[test]
+fn seed_distributed_nat_on_our_stack() {
+    our_stack(NatMode::Distributed);
+}
