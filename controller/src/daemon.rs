@@ -63,6 +63,33 @@ struct State {
     logged: BTreeSet<String>,
     last_garp: Option<Instant>,
     garps: Vec<(u16, [u8; 6], Ipv4Addr)>,
+    /// Chassis whose BFD session was up at least once, and when we first had a tunnel to each.
+    bfd_was_up: BTreeSet<String>,
+    tunnel_since: BTreeMap<String, Instant>,
+}
+
+/// How long a new BFD session may take to come up before its chassis counts as dead.
+const BFD_GRACE: Duration = Duration::from_secs(10);
+
+/// Which chassis are alive, as gateway HA sees it: over a tunnel with BFD, what BFD says (a session that
+/// never came up counts as alive for a grace period, so a restart does not steal gateways); without BFD,
+/// being registered.
+fn liveness(state: &mut State, ovs: &OvsView, bridge: &str, sb_db: &Replica) -> impl Fn(&str) -> bool {
+    let registered = alive_if_registered(sb_db);
+    let mut verdict: BTreeMap<String, bool> = BTreeMap::new();
+    for t in ovs.tunnels(bridge) {
+        let since = *state.tunnel_since.entry(t.chassis.clone()).or_insert_with(Instant::now);
+        let alive = match t.bfd_forwarding {
+            Some(true) => {
+                state.bfd_was_up.insert(t.chassis.clone());
+                true
+            }
+            Some(false) => !state.bfd_was_up.contains(&t.chassis) && since.elapsed() < BFD_GRACE,
+            None => registered(&t.chassis),
+        };
+        verdict.insert(t.chassis, alive);
+    }
+    move |c: &str| verdict.get(c).copied().unwrap_or_else(|| registered(c))
 }
 
 impl State {
@@ -96,9 +123,13 @@ async fn apply(session: &Session, txn: &Transaction, what: &str) -> bool {
 pub async fn run(config: Config) {
     let ovs_session = Session::start(SessionConfig::new(&config.ovs_remote, ovs::DB_NAME, &ovs::ALL));
     let mut sb_session: Option<(String, Session)> = None;
+    // Kept across iterations: a fresh receiver would report the session's state as new every time.
+    let mut sb_rx: Option<tokio::sync::watch::Receiver<model::ovsdb::session::SessionStatus>> = None;
     let mut ofctrl: Option<(String, Ofctrl)> = None;
     let mut state = State::default();
     let mut ovs_rx = ovs_session.watch();
+    // The once-a-second work (retries, gratuitous ARPs) runs on a fixed schedule, however busy the loop is.
+    let mut next_tick = tokio::time::Instant::now() + Duration::from_secs(1);
     loop {
         let cfg = ovs_session.replica().as_ref().map(LocalConfig::from_ovs);
         match cfg {
@@ -107,7 +138,9 @@ pub async fn run(config: Config) {
                     Some(remote) if sb_session.as_ref().is_none_or(|(r, _)| r != remote) => {
                         tracing::info!(%remote, chassis = %cfg.system_id, "connecting to the Southbound");
                         let tables = sb_tables();
-                        sb_session = Some((remote.to_string(), Session::start(SessionConfig::new(remote, sb::DB_NAME, &tables))));
+                        let session = Session::start(SessionConfig::new(remote, sb::DB_NAME, &tables));
+                        sb_rx = Some(session.watch());
+                        sb_session = Some((remote.to_string(), session));
                     }
                     Some(_) => {}
                     None => state.once("no external_ids:ovn-remote in the Open_vSwitch table yet".to_string()),
@@ -125,8 +158,7 @@ pub async fn run(config: Config) {
             Some(Err(e)) => state.once(format!("local configuration: {e}")),
             None => {}
         }
-        let mut sb_rx = sb_session.as_ref().map(|(_, s)| s.watch());
-        let tick = tokio::time::sleep(Duration::from_secs(1));
+        let tick = tokio::time::sleep_until(next_tick);
         tokio::pin!(tick);
         let conn = ofctrl.as_mut().and_then(|(_, o)| o.connection());
         tokio::select! {
@@ -139,6 +171,7 @@ pub async fn run(config: Config) {
                             packet_in(&pi, sbs, of).await;
                         }
                     }
+                    Ok((h, wire::Message::Error(e))) => tracing::warn!(xid = h.xid, error = %e, "the switch refused a message"),
                     Ok(_) => {}
                     Err(e) => {
                         tracing::info!(error = %e, "OpenFlow connection lost; reprogramming on reconnect");
@@ -147,6 +180,7 @@ pub async fn run(config: Config) {
                 }
             }
             _ = &mut tick => {
+                next_tick = tokio::time::Instant::now() + Duration::from_secs(1);
                 if let Some((_, of)) = ofctrl.as_mut() { send_garps(of, &mut state).await; }
             }
         }
@@ -166,7 +200,7 @@ async fn round(cfg: &LocalConfig, ovs_session: &Session, sb_session: &Session, o
 
     let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
         (Some(o), Some(s)) => {
-            let alive = alive_if_registered(s);
+            let alive = liveness(state, &OvsView::from_replica(o), &cfg.integration_bridge, s);
             let installed = |p: &str| state.installed.contains(p);
             plan_bindings(cfg, o, s, &installed, &alive)
         }
@@ -216,7 +250,7 @@ async fn round(cfg: &LocalConfig, ovs_session: &Session, sb_session: &Session, o
                 // Ports just installed can now be reported up.
                 let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
                     (Some(o), Some(s)) => {
-                        let alive = alive_if_registered(s);
+                        let alive = liveness(state, &OvsView::from_replica(o), &cfg.integration_bridge, s);
                         let installed = |p: &str| state.installed.contains(p);
                         Some(plan_bindings(cfg, o, s, &installed, &alive))
                     }
@@ -298,6 +332,7 @@ async fn send_garps(of: &mut Ofctrl, state: &mut State) {
             }
         }
     }
+    tracing::info!(addresses = state.garps.len(), "sent gratuitous ARPs");
     state.last_garp = Some(Instant::now());
 }
 

@@ -79,6 +79,9 @@ pub struct InterfaceView {
     pub external_ids: BTreeMap<String, String>,
     /// The OpenFlow port number `ovs-vswitchd` assigned (None before it did; -1 when it failed).
     pub ofport: Option<i64>,
+    /// BFD configuration (`enable`, `min_rx`, `min_tx`) and what BFD reports (`forwarding`, `state`).
+    pub bfd: BTreeMap<String, String>,
+    pub bfd_status: BTreeMap<String, String>,
 }
 
 impl InterfaceView {
@@ -87,6 +90,8 @@ impl InterfaceView {
             uuid: row.uuid,
             name: row.str("name").to_string(),
             iface_type: row.str("type").to_string(),
+            bfd: string_map(row, "bfd"),
+            bfd_status: string_map(row, "bfd_status"),
             options: string_map(row, "options"),
             external_ids: string_map(row, "external_ids"),
             ofport: row.get("ofport").as_i64(),
@@ -132,6 +137,8 @@ pub struct TunnelPort {
     pub remote_ip: Option<String>,
     pub encap_type: String,
     pub ofport: Option<u16>,
+    /// BFD's verdict on the tunnel: Some(true) forwarding, Some(false) down, None not running (yet).
+    pub bfd_forwarding: Option<bool>,
 }
 
 /// The whole local switch configuration, typed.
@@ -213,6 +220,7 @@ impl OvsView {
                     remote_ip: ip.map(str::to_string).or_else(|| iface.and_then(|i| i.options.get("remote_ip").cloned())),
                     encap_type: iface.map(|i| i.iface_type.clone()).unwrap_or_default(),
                     ofport: iface.and_then(InterfaceView::valid_ofport),
+                    bfd_forwarding: iface.and_then(|i| i.bfd_status.get("forwarding")).map(|f| f == "true"),
                 })
             })
             .collect();
@@ -233,12 +241,18 @@ impl OvsView {
     }
 }
 
+/// BFD's transmit and receive interval on gateway tunnels: a dead gateway is noticed after three missed
+/// packets.
+pub const BFD_INTERVAL_MS: u32 = 100;
+
 /// One port we want: a single interface of `iface_type` with `options`, marked with `mark`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct WantPort {
     bridge: String,
     iface_type: String,
     options: BTreeMap<String, String>,
+    /// BFD settings of the interface (tunnels to gateway chassis); empty for none.
+    bfd: BTreeMap<String, String>,
     mark: (&'static str, String),
 }
 
@@ -273,6 +287,13 @@ fn plan(cfg: &LocalConfig, ovs_db: &Replica, sb_db: &Replica, local_datapaths: O
     let mut edits = BridgeEdits::default();
     let mut taken = view.names();
 
+    // Chassis that are members of an HA chassis group (gateways).
+    let gateways: BTreeSet<&str> = sb_db
+        .table(sb::HA_CHASSIS)
+        .filter_map(|h| h.get("chassis").as_uuid())
+        .filter_map(|c| sb_db.row(sb::CHASSIS, c))
+        .map(|c| c.str("name"))
+        .collect();
     // Tunnels: one per remote chassis we share an encapsulation and a transport zone with.
     let mut want_tunnels: BTreeMap<String, (String, WantPort)> = BTreeMap::new(); // id -> (chassis, port)
     for ch in ChassisView::all(sb_db) {
@@ -291,7 +312,18 @@ fn plan(cfg: &LocalConfig, ovs_db: &Replica, sb_db: &Replica, local_datapaths: O
             options.insert("dst_port".to_string(), p.clone());
         }
         let id = tunnel_id(&ch.name, &encap.ip);
-        let want = WantPort { bridge: br_int.to_string(), iface_type: t.as_str().to_string(), options, mark: (TUNNEL_ID_KEY, id.clone()) };
+        // BFD tells gateway chassis apart from dead ones: on tunnels to and from chassis of HA groups.
+        let bfd = if gateways.contains(ch.name.as_str()) || gateways.contains(cfg.system_id.as_str()) {
+            BTreeMap::from([
+                ("enable".to_string(), "true".to_string()),
+                ("min_rx".to_string(), BFD_INTERVAL_MS.to_string()),
+                ("min_tx".to_string(), BFD_INTERVAL_MS.to_string()),
+            ])
+        } else {
+            BTreeMap::new()
+        };
+        let want =
+            WantPort { bridge: br_int.to_string(), iface_type: t.as_str().to_string(), options, bfd, mark: (TUNNEL_ID_KEY, id.clone()) };
         want_tunnels.insert(id, (ch.name.clone(), want));
     }
     let mut have_tunnels: BTreeSet<String> = BTreeSet::new();
@@ -335,6 +367,7 @@ fn plan(cfg: &LocalConfig, ovs_db: &Replica, sb_db: &Replica, local_datapaths: O
             bridge: bridge.to_string(),
             iface_type: "patch".to_string(),
             options: BTreeMap::from([("peer".to_string(), peer.to_string())]),
+            bfd: BTreeMap::new(),
             mark: mark.clone(),
         };
         want_patches.insert(near.clone(), patch(br_int, &far));
@@ -434,6 +467,7 @@ fn insert_port(txn: &mut Transaction, edits: &mut BridgeEdits, name: &str, want:
             ("name".to_string(), Datum::atom(name)),
             ("type".to_string(), Datum::atom(want.iface_type.as_str())),
             ("options".to_string(), map_datum(&want.options)),
+            ("bfd".to_string(), map_datum(&want.bfd)),
         ]),
     );
     let p = txn.insert(
@@ -459,6 +493,9 @@ fn update_port(txn: &mut Transaction, p: &PortView, want: &WantPort) {
         }
         if i.options != want.options {
             row.insert("options".to_string(), map_datum(&want.options));
+        }
+        if i.bfd != want.bfd {
+            row.insert("bfd".to_string(), map_datum(&want.bfd));
         }
         if !row.is_empty() {
             txn.update(ovs::INTERFACE, vec![Condition::uuid(i.uuid)], row);

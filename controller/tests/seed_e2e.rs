@@ -23,3 +23,15 @@ fn seed_centralized_nat_on_our_stack() {
 fn seed_distributed_nat_on_our_stack() {
     our_stack(NatMode::Distributed);
 }
+
+/// Gateway failover on our stack; the same scenario with OVN's daemons is the reference
+/// (tests/tests/failover.rs), and both outages are printed.
+#[test]
+fn gateway_failover_on_our_stack() {
+    let northd = Northd::Program { path: tests::workspace_bin("northd"), args: vec![] };
+    let controller = Controller::Program { path: PathBuf::from(env!("CARGO_BIN_EXE_controller")), args: vec![] };
+    let outage =
+        tests::cluster::scenario::failover(ClusterBuilder::new().northd(northd).controller(controller), &tests::workspace_bin("nbctl"));
+    println!("gateway failover outage, our stack: {:.2}s", outage.as_secs_f64());
+    assert!(outage.as_secs_f64() < 10.0, "outage {outage:?}");
+}

@@ -33,15 +33,27 @@ fn sb_options() -> std::collections::BTreeMap<String, String> {
     std::collections::BTreeMap::from([("max_tunid".to_string(), "16711680".to_string())])
 }
 
+/// Options generated once and then kept: the MAC prefix for dynamic addresses and the source MAC of
+/// service monitors, locally administered and random (as OVN's northd makes them).
+fn sb_defaults() -> std::collections::BTreeMap<String, String> {
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        ^ u128::from(std::process::id());
+    let b = |i: u32| ((seed >> (8 * i)) & 0xff) as u8;
+    let prefix = format!("{:02x}:{:02x}:{:02x}", (b(0) & 0xfe) | 0x02, b(1), b(2));
+    let svc = format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (b(3) & 0xfe) | 0x02, b(4), b(5), b(6), b(7), b(8));
+    std::collections::BTreeMap::from([("mac_prefix".to_string(), prefix), ("svc_monitor_mac".to_string(), svc)])
+}
+
 /// Runs forever.
 pub async fn run(config: Config) {
     let nb = Session::start(SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL));
     let sb = Session::start(SessionConfig::new(&config.sb_remote, SB_DB_NAME, &sync::table::ALL));
     let (mut nb_rx, mut sb_rx) = (nb.watch(), sb.watch());
     let mut logged: BTreeSet<String> = BTreeSet::new();
+    let defaults = sb_defaults();
     loop {
         if nb.status().connected && sb.status().connected {
-            if let Err(e) = round(&nb, &sb, &mut logged).await {
+            if let Err(e) = round(&nb, &sb, &mut logged, &defaults).await {
                 tracing::warn!(error = %e, "sync failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
@@ -55,7 +67,12 @@ pub async fn run(config: Config) {
 }
 
 /// One recompute and write.
-async fn round(nb: &Session, sb: &Session, logged: &mut BTreeSet<String>) -> Result<(), model::ovsdb::ClientError> {
+async fn round(
+    nb: &Session,
+    sb: &Session,
+    logged: &mut BTreeSet<String>,
+    defaults: &std::collections::BTreeMap<String, String>,
+) -> Result<(), model::ovsdb::ClientError> {
     let started = Instant::now();
     let Some((snapshot, nb_global)) = nb.replica().as_ref().map(|r| {
         let snap = NbSnapshot::from_replica(r);
@@ -65,7 +82,7 @@ async fn round(nb: &Session, sb: &Session, logged: &mut BTreeSet<String>) -> Res
         return Ok(());
     };
     let nb_cfg = nb_global.as_ref().map_or(0, |g| g.nb_cfg);
-    let extras = Extras { nb_cfg, options: sb_options() };
+    let extras = Extras { nb_cfg, options: sb_options(), defaults: defaults.clone() };
     let planned = sb.replica().as_ref().map(|r| {
         let keys = sync::current_keys(r);
         let out = translate::translate(&snapshot, &keys);

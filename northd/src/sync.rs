@@ -141,6 +141,8 @@ pub struct Extras {
     pub nb_cfg: i64,
     /// `SB_Global.options` northd owns.
     pub options: BTreeMap<String, String>,
+    /// `SB_Global.options` set only when absent (generated values that must stay stable).
+    pub defaults: BTreeMap<String, String>,
 }
 
 /// The transaction that turns `sb` into `desired` (empty when they agree).
@@ -150,7 +152,9 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
     // SB_Global.
     match sb.table(SB_GLOBAL).next() {
         None => {
-            let row = RowData::from([("options".into(), string_map(&extras.options)), ("nb_cfg".into(), Datum::atom(extras.nb_cfg))]);
+            let mut options = extras.defaults.clone();
+            options.extend(extras.options.clone());
+            let row = RowData::from([("options".into(), string_map(&options)), ("nb_cfg".into(), Datum::atom(extras.nb_cfg))]);
             p.insert(SB_GLOBAL, row);
         }
         Some(g) => {

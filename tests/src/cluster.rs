@@ -195,6 +195,8 @@ pub struct ClusterBuilder {
     nat_mode: NatMode,
     controller: Controller,
     node_controllers: Vec<(String, Controller)>,
+    /// Nodes given a NIC on the outside network besides the ones the NAT mode implies.
+    nics: Vec<String>,
 }
 
 impl Default for ClusterBuilder {
@@ -206,7 +208,13 @@ impl Default for ClusterBuilder {
 impl ClusterBuilder {
     /// OVN's northd and controllers, centralized NAT.
     pub fn new() -> ClusterBuilder {
-        ClusterBuilder { northd: Northd::Ovn, nat_mode: NatMode::Centralized, controller: Controller::Ovn, node_controllers: Vec::new() }
+        ClusterBuilder {
+            northd: Northd::Ovn,
+            nat_mode: NatMode::Centralized,
+            controller: Controller::Ovn,
+            node_controllers: Vec::new(),
+            nics: Vec::new(),
+        }
     }
 
     pub fn northd(mut self, northd: Northd) -> Self {
@@ -224,6 +232,13 @@ impl ClusterBuilder {
     /// The controller of every node without its own choice.
     pub fn controller(mut self, controller: Controller) -> Self {
         self.controller = controller;
+        self
+    }
+
+    /// Gives `node` a NIC on the outside network too (e.g. a second gateway chassis).
+    pub fn nic(mut self, node: &str) -> Self {
+        assert!(seed::NODES.contains(&node), "no node {node}: the nodes are {:?}", seed::NODES);
+        self.nics.push(node.to_string());
         self
     }
 
@@ -252,6 +267,14 @@ impl ClusterBuilder {
         stale::record(dir.path(), &[nb.dir(), sb.dir()]);
         let northd = start_northd(&self.northd, dir.path(), &nb.remote(), &sb.remote());
         say(&format!("NB {}, SB {}, northd {:?}", nb.remote(), sb.remote(), self.northd));
+        // Controllers start against a Southbound northd has initialised (SB_Global), as in a deployment
+        // where the central services come up first.
+        let sbctl = require("ovn-sbctl");
+        let sbdb = format!("--db={}", sb.remote());
+        wait_for(Duration::from_secs(10), "SB_Global written by northd", || {
+            !run(&sbctl, &[&sbdb, "--bare", "--columns=_uuid", "list", "SB_Global"], &[]).stdout.trim().is_empty()
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
 
         let underlay = Netns::new(&format!("{name}-underlay"));
         underlay.ip(&["link", "add", "br0", "type", "bridge"]).ok();
@@ -263,7 +286,9 @@ impl ClusterBuilder {
 
         let mut nodes = Vec::new();
         for (i, node) in seed::NODES.iter().enumerate() {
-            let external = *node == seed::GATEWAY_CHASSIS || (self.nat_mode == NatMode::Distributed && *node == seed::TESTVM.node);
+            let external = *node == seed::GATEWAY_CHASSIS
+                || (self.nat_mode == NatMode::Distributed && *node == seed::TESTVM.node)
+                || self.nics.iter().any(|n| n == node);
             let controller = self
                 .node_controllers
                 .iter()

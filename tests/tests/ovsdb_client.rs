@@ -177,3 +177,30 @@ fn replica_follows_another_client_and_survives_a_restart() {
         assert_eq!(counts[table::LOGICAL_SWITCH], 1);
     });
 }
+
+/// ovsdb-server sends the new value of a column holding at most one atom (not a difference); the replica
+/// must end with what the server has, through every kind of change.
+#[test]
+fn replica_follows_optional_columns() {
+    let nb = OvsdbServer::nb();
+    let rt = rt();
+    let remote = nb.remote();
+    let session = rt.block_on(async { Session::start(SessionConfig::new(&remote, nb::DB_NAME, &table::ALL)) });
+    rt.block_on(async { session.wait_synced(1).await });
+    let enabled = |s: &Session| -> Option<Datum> {
+        s.replica().as_ref().and_then(|r| r.table(table::LOGICAL_SWITCH_PORT).next().map(|p| p.get("enabled").clone()))
+    };
+    nb.ovn_nbctl(&["ls-add", "s", "--", "lsp-add", "s", "p", "--", "set", "Logical_Switch_Port", "p", "enabled=false"]).ok();
+    for (cmd, want) in [
+        (vec!["set", "Logical_Switch_Port", "p", "enabled=true"], Datum::atom(true)),
+        (vec!["set", "Logical_Switch_Port", "p", "enabled=false"], Datum::atom(false)),
+        (vec!["clear", "Logical_Switch_Port", "p", "enabled"], Datum::empty_set()),
+        (vec!["set", "Logical_Switch_Port", "p", "enabled=true"], Datum::atom(true)),
+    ] {
+        nb.ovn_nbctl(&cmd).ok();
+        rt.block_on(until(&session, &format!("enabled = {want}"), |r| {
+            r.table(table::LOGICAL_SWITCH_PORT).next().is_some_and(|p| p.get("enabled") == &want)
+        }));
+        assert_eq!(enabled(&session), Some(want));
+    }
+}

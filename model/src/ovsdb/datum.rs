@@ -485,9 +485,11 @@ impl Datum {
 
     /// Applies an `update2` "modify" diff: for a set, members in the diff are toggled (added if absent,
     /// removed if present); for a map, a key absent is added, a key present with the same value is removed,
-    /// and a key present with another value takes the new value. A scalar column takes the diff as its value.
+    /// and a key present with another value takes the new value. A column holding at most one atom
+    /// (scalar or optional) takes the diff as its new value: that is what ovsdb-server sends for those
+    /// (`enabled` going from false to true arrives as `true`, not as the difference `[false, true]`).
     pub fn apply_diff(&mut self, diff: Datum, t: &ColumnType) {
-        let scalar = t.min == 1 && t.max == Some(1);
+        let scalar = t.value.is_none() && t.max == Some(1);
         match (self, diff) {
             (me, d) if scalar => *me = d,
             (Datum::Set(s), Datum::Set(d)) => {
@@ -579,6 +581,13 @@ mod tests {
         let mut s = Datum::atom("old");
         s.apply_diff(Datum::atom("new"), &scalar);
         assert_eq!(s, Datum::atom("new"));
+        // An optional column (at most one atom) gets its new value, as ovsdb-server sends it.
+        let optional = ctype(json!({"key": "boolean", "min": 0, "max": 1}));
+        let mut o = Datum::atom(false);
+        o.apply_diff(Datum::atom(true), &optional);
+        assert_eq!(o, Datum::atom(true));
+        o.apply_diff(Datum::empty_set(), &optional);
+        assert_eq!(o, Datum::empty_set());
     }
 
     fn atom_of(t: AtomicType) -> BoxedStrategy<Atom> {

@@ -86,9 +86,11 @@ impl Session {
         *self.status.borrow()
     }
 
-    /// A receiver that wakes on every status change.
+    /// A receiver that wakes on every status change from now on (the current status counts as seen).
     pub fn watch(&self) -> watch::Receiver<SessionStatus> {
-        self.status.clone()
+        let mut rx = self.status.clone();
+        rx.mark_unchanged();
+        rx
     }
 
     /// Waits until the session is connected and synced with at least `syncs` full loads behind it.

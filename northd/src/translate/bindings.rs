@@ -57,11 +57,29 @@ pub fn build(topo: &Topology, keys: &Keys, sb: &mut DesiredSb) {
                 ("router", None) => ("patch".to_string(), BTreeMap::new(), vec!["router".to_string()]),
                 (k, _) => (k.to_string(), lsp.options.clone(), lsp.raw_addresses.clone()),
             };
+            // What the gateway announces with gratuitous ARPs: its own addresses and the external IPs of
+            // centralized NAT from wherever it runs, and each distributed FIP from its port's chassis.
             let mut nat_addresses = Vec::new();
             if let Some(rp) = p.peer.and_then(|(lrp, _)| topo.router_port(lrp)) {
                 if let Some(res) = rp.resident() {
-                    let ips: Vec<String> = rp.ipv4().map(|n| n.addr().to_string()).collect();
+                    let lr = topo.router(rp.router);
+                    let mut ips: Vec<String> = rp.ipv4().map(|n| n.addr().to_string()).collect();
+                    for n in lr.iter().flat_map(|r| r.nats.iter()).filter(|n| !n.is_distributed()) {
+                        let ip = n.external_ip.to_string();
+                        if !ips.contains(&ip) {
+                            ips.push(ip);
+                        }
+                    }
                     nat_addresses.push(format!("{} {} {res}", rp.mac(), ips.join(" ")));
+                    for n in lr.iter().flat_map(|r| r.nats.iter()).filter(|n| n.is_distributed()) {
+                        if let (Some(mac), Some(lp)) = (n.external_mac, &n.logical_port) {
+                            nat_addresses.push(format!(
+                                "{} {} is_chassis_resident(\"{lp}\")",
+                                super::topology::mac_text(&mac),
+                                n.external_ip
+                            ));
+                        }
+                    }
                 }
             }
             ports.push(PortBinding {

@@ -258,6 +258,15 @@ impl Node {
         self.ns.exec(args)
     }
 
+    /// Kills the node's controller and ovs-vswitchd, as a crashed or powered-off gateway: its tunnels and
+    /// NIC go silent, its database rows stay.
+    pub fn kill_switch_and_controller(&self) {
+        if let Some(c) = &self.controller {
+            c.stop();
+        }
+        self.vswitchd.stop();
+    }
+
     /// The node's daemons, controller first.
     pub fn daemons(&self) -> impl Iterator<Item = &Daemon> {
         self.controller.iter().chain([&self.vswitchd, &self.ovsdb])

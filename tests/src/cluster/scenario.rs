@@ -161,3 +161,50 @@ fn fip_crosses_vm_node_nic(c: &Cluster) {
         seed::FIP_EXTERNAL_MAC
     ));
 }
+
+/// Gateway failover: n1 (priority 100) and n2 (priority 50) are both gateway chassis with a NIC on the
+/// outside; the outside pings the FIP; n1's ovs-vswitchd and controller are killed; the FIP answers again
+/// through n2. Returns the outage: the longest gap between two answered pings (sent every 100 ms).
+pub fn failover(builder: ClusterBuilder, nbctl: &Path) -> Duration {
+    let mut c = builder.nic("n2").build();
+    c.load_seed_topology(nbctl);
+    let db = format!("--db={}", c.nb_remote());
+    crate::run(nbctl, &[&db, "lrp-set-gateway-chassis", "ovn-cluster-external", "n2", "50"], &[]).ok();
+    c.add_seed_workloads();
+    c.wait_port_up(seed::TESTVM.lsp, Duration::from_secs(30));
+    c.wait_port_up(seed::POD2.lsp, Duration::from_secs(30));
+    assert_ping(&c, Site::Outside, seed::FIP);
+    let bound = |c: &Cluster| -> String {
+        let r = c.ovn_sbctl(&["--bare", "--columns=chassis", "find", "Port_Binding", "logical_port=cr-ovn-cluster-external"]);
+        let ch = r.stdout.trim().to_string();
+        c.ovn_sbctl(&["--bare", "--columns=name", "list", "Chassis", &ch]).stdout.trim().to_string()
+    };
+    assert_eq!(bound(&c), "n1", "the highest-priority gateway hosts the gateway port first");
+
+    // Ping every 100 ms for 25 s with timestamps, and kill n1 two seconds in.
+    let ping = std::process::Command::new(super::tool("ip"))
+        .args(["netns", "exec", c.netns(Site::Outside), "ping", "-D", "-n", "-i", "0.1", "-W", "1", "-w", "25", seed::FIP])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start ping");
+    std::thread::sleep(Duration::from_secs(2));
+    c.node("n1").kill_switch_and_controller();
+    c.say("n1's ovs-vswitchd and controller killed");
+    let out = ping.wait_with_output().expect("ping output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let replies: Vec<f64> = text
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.strip_prefix('[').and_then(|r| r.split(']').next()).and_then(|t| t.parse().ok()))
+        .collect();
+    assert!(replies.len() > 20, "the FIP barely answered at all:\n{text}");
+    let last = replies.last().copied().unwrap_or(0.0);
+    let first = replies.first().copied().unwrap_or(0.0);
+    assert!(last - first > 20.0, "the FIP stopped answering after the failover (last answer {:.1}s in)\n{text}", last - first);
+    let outage = replies.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
+    let after = bound(&c);
+    assert_eq!(after, "n2", "n2 took the gateway port over");
+    c.say(&format!("failover: the FIP was unreachable for {outage:.2}s; the gateway port moved to {after}"));
+    Duration::from_secs_f64(outage)
+}
