@@ -110,6 +110,9 @@ pub fn physical_input(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &st
             }
         }
         g.tunnels = tset.into_iter().collect();
+        // Port key order, so the same group always gives the same flow.
+        g.local.sort_unstable();
+        g.everywhere.sort_unstable();
         input.groups.push(g);
     }
     for mb in sb_db.table("MAC_Binding") {

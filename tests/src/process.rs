@@ -12,7 +12,13 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `program args...`; stdout and stderr go to `log` when given.
     pub fn start(program: &Path, args: &[&str], log: Option<&Path>) -> Daemon {
+        Self::start_with_env(program, args, &[], log)
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    pub fn start_with_env(program: &Path, args: &[&str], env: &[(&str, &str)], log: Option<&Path>) -> Daemon {
         let mut cmd = Command::new(program);
+        cmd.envs(env.iter().copied());
         cmd.args(args).stdin(Stdio::null());
         match log {
             Some(p) => {

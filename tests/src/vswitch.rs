@@ -99,6 +99,18 @@ impl Vswitch {
     pub fn dir(&self) -> &Path {
         self.db.dir()
     }
+
+    /// `unix:PATH` of the switch's database.
+    pub fn db_remote(&self) -> String {
+        self.db.remote()
+    }
+
+    /// Runs `ovs-vsctl` against the switch's database.
+    pub fn vsctl(&self, args: &[&str]) -> Ran {
+        let db = format!("--db={}", self.db.remote());
+        let all: Vec<&str> = std::iter::once(db.as_str()).chain(args.iter().copied()).collect();
+        run(&require("ovs-vsctl"), &all, &[])
+    }
 }
 
 impl Drop for Vswitch {
