@@ -16,29 +16,33 @@ pub struct Vswitch {
     bridge: String,
 }
 
+fn spawn_vswitchd(db: &OvsdbServer) -> Child {
+    let d = db.dir().to_path_buf();
+    Command::new(require("unshare"))
+        .arg("--net")
+        .arg(require("ovs-vswitchd"))
+        .arg("--disable-system")
+        .arg(format!("--log-file={}", d.join("ovs-vswitchd.log").display()))
+        .arg(format!("--unixctl={}", d.join("vswitchd.ctl").display()))
+        .arg("--no-chdir")
+        .arg("-vconsole:off")
+        .arg(db.remote())
+        .envs([("OVS_RUNDIR", &d), ("OVS_LOGDIR", &d), ("OVS_DBDIR", &d)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ovs-vswitchd")
+}
+
 impl Vswitch {
     /// Starts a switch with bridge `bridge` (datapath_type=netdev, OpenFlow 1.0, 1.3 and 1.5).
     pub fn start(bridge: &str) -> Vswitch {
         let db = OvsdbServer::with_schema(Path::new("/usr/share/openvswitch/vswitch.ovsschema"), false);
-        let d = db.dir().to_path_buf();
         let vsctl = require("ovs-vsctl");
         let dbarg = format!("--db={}", db.remote());
         run(&vsctl, &[&dbarg, "--no-wait", "init"], &[]).ok();
-        let child = Command::new(require("unshare"))
-            .arg("--net")
-            .arg(require("ovs-vswitchd"))
-            .arg("--disable-system")
-            .arg(format!("--log-file={}", d.join("ovs-vswitchd.log").display()))
-            .arg(format!("--unixctl={}", d.join("vswitchd.ctl").display()))
-            .arg("--no-chdir")
-            .arg("-vconsole:off")
-            .arg(db.remote())
-            .envs([("OVS_RUNDIR", &d), ("OVS_LOGDIR", &d), ("OVS_DBDIR", &d)])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ovs-vswitchd");
+        let child = spawn_vswitchd(&db);
         let mut v = Vswitch { db, child: Some(child), bridge: bridge.to_string() };
         run(
             &vsctl,
@@ -63,6 +67,21 @@ impl Vswitch {
         }
         v.bridge = bridge.to_string();
         v
+    }
+
+    /// Kills ovs-vswitchd and starts it again on the same database (its flow tables start empty).
+    pub fn restart_vswitchd(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(self.mgmt());
+        self.child = Some(spawn_vswitchd(&self.db));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.mgmt().exists() {
+            assert!(Instant::now() < deadline, "ovs-vswitchd did not come back");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The bridge's OpenFlow management socket.
