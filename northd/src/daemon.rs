@@ -83,10 +83,15 @@ async fn round(
     };
     let nb_cfg = nb_global.as_ref().map_or(0, |g| g.nb_cfg);
     let extras = Extras { nb_cfg, options: sb_options(), defaults: defaults.clone() };
+    let snapshot_ms = started.elapsed().as_millis() as u64;
     let planned = sb.replica().as_ref().map(|r| {
         let keys = sync::current_keys(r);
+        let t = Instant::now();
         let out = translate::translate(&snapshot, &keys);
+        let translate_ms = t.elapsed().as_millis() as u64;
+        let t = Instant::now();
         let (txn, counts) = sync::plan(&out.sb, r, &extras);
+        tracing::debug!(snapshot_ms, translate_ms, plan_ms = t.elapsed().as_millis() as u64, "computed");
         let hv_cfg = {
             let cfgs: Vec<i64> = r.table(sync::table::CHASSIS_PRIVATE).filter_map(|c| c.get("nb_cfg").as_i64()).collect();
             cfgs.iter().min().copied().unwrap_or(nb_cfg)
@@ -103,8 +108,12 @@ async fn round(
     *logged = now;
 
     if !txn.is_empty() {
+        let t = Instant::now();
         let results = sb.transact(&txn).await?;
+        let transact_ms = t.elapsed().as_millis() as u64;
+        let t = Instant::now();
         wait_applied(sb, &txn, &results, seqno).await;
+        tracing::debug!(transact_ms, wait_ms = t.elapsed().as_millis() as u64, "written");
         tracing::info!(
             flows = out.sb.lflows.len(),
             ports = out.sb.ports.len(),

@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod desired;
+pub mod gen;
 pub mod nbctl;
 pub mod stage;
 pub mod sync;
