@@ -59,7 +59,7 @@ pub fn parse_ip_or_network(s: &str) -> Result<IpNet, AddrError> {
 }
 
 /// One entry of `Logical_Switch_Port.addresses`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LspAddress {
     /// `MAC [IP...]`
     Static { mac: MacAddr6, ips: Vec<IpAddr> },

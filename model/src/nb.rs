@@ -50,7 +50,7 @@ fn opt_string(row: &Row, col: &str) -> Option<String> {
     row.get(col).as_str().map(str::to_string)
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NbGlobal {
     pub uuid: Uuid,
     pub nb_cfg: i64,
@@ -71,7 +71,7 @@ impl NbGlobal {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogicalSwitch {
     pub uuid: Uuid,
     pub name: String,
@@ -92,7 +92,7 @@ impl LogicalSwitch {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogicalSwitchPort {
     pub uuid: Uuid,
     pub name: String,
@@ -142,7 +142,7 @@ impl LogicalSwitchPort {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogicalRouter {
     pub uuid: Uuid,
     pub name: String,
@@ -169,7 +169,7 @@ impl LogicalRouter {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogicalRouterPort {
     pub uuid: Uuid,
     pub name: String,
@@ -201,7 +201,7 @@ impl LogicalRouterPort {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GatewayChassis {
     pub uuid: Uuid,
     pub name: String,
@@ -252,7 +252,7 @@ impl fmt::Display for NatType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Nat {
     pub uuid: Uuid,
     pub kind: NatType,
@@ -294,19 +294,19 @@ impl Nat {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RoutePolicy {
     DstIp,
     SrcIp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NextHop {
     Ip(IpAddr),
     Discard,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StaticRoute {
     pub uuid: Uuid,
     pub ip_prefix: IpNet,
@@ -341,7 +341,7 @@ impl StaticRoute {
 }
 
 /// Every typed row of a Northbound replica, keyed by UUID, with the rows that could not be read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NbSnapshot {
     pub global: Option<NbGlobal>,
     pub switches: BTreeMap<Uuid, LogicalSwitch>,
@@ -351,31 +351,75 @@ pub struct NbSnapshot {
     pub gateway_chassis: BTreeMap<Uuid, GatewayChassis>,
     pub nats: BTreeMap<Uuid, Nat>,
     pub static_routes: BTreeMap<Uuid, StaticRoute>,
+    /// The rows that could not be read, in row order.
     pub errors: Vec<NbError>,
+    row_errors: BTreeMap<Uuid, NbError>,
 }
 
 impl NbSnapshot {
     pub fn from_replica(r: &Replica) -> NbSnapshot {
-        let mut s = NbSnapshot { global: r.table(table::NB_GLOBAL).next().map(NbGlobal::from_row), ..Default::default() };
-        s.switches = r.table(table::LOGICAL_SWITCH).map(|row| (row.uuid, LogicalSwitch::from_row(row))).collect();
-        s.routers = r.table(table::LOGICAL_ROUTER).map(|row| (row.uuid, LogicalRouter::from_row(row))).collect();
-        s.gateway_chassis = r.table(table::GATEWAY_CHASSIS).map(|row| (row.uuid, GatewayChassis::from_row(row))).collect();
-        fn collect<T>(r: &Replica, t: &str, f: fn(&Row) -> Result<T, NbError>, errors: &mut Vec<NbError>) -> BTreeMap<Uuid, T> {
-            let mut out = BTreeMap::new();
+        let mut s = NbSnapshot::default();
+        for t in table::ALL {
             for row in r.table(t) {
-                match f(row) {
-                    Ok(v) => {
-                        out.insert(row.uuid, v);
-                    }
-                    Err(e) => errors.push(e),
+                s.read_row(t, row);
+            }
+        }
+        s.errors = s.row_errors.values().cloned().collect();
+        s
+    }
+
+    /// Follows the replica's changes (`Replica::take_changes`): only the changed rows are read again, so
+    /// a one-port change costs one row, not the network.
+    pub fn apply_changes(&mut self, r: &Replica, changes: &BTreeMap<String, std::collections::BTreeSet<Uuid>>) {
+        for (t, uuids) in changes {
+            let Some(t) = table::ALL.iter().copied().find(|x| x == t) else { continue };
+            for u in uuids {
+                self.forget(t, *u);
+                if let Some(row) = r.row(t, *u) {
+                    self.read_row(t, row);
                 }
             }
-            out
         }
-        s.switch_ports = collect(r, table::LOGICAL_SWITCH_PORT, LogicalSwitchPort::from_row, &mut s.errors);
-        s.router_ports = collect(r, table::LOGICAL_ROUTER_PORT, LogicalRouterPort::from_row, &mut s.errors);
-        s.nats = collect(r, table::NAT, Nat::from_row, &mut s.errors);
-        s.static_routes = collect(r, table::STATIC_ROUTE, StaticRoute::from_row, &mut s.errors);
-        s
+        self.errors = self.row_errors.values().cloned().collect();
+    }
+
+    fn forget(&mut self, t: &str, u: Uuid) {
+        self.row_errors.remove(&u);
+        match t {
+            table::NB_GLOBAL if self.global.as_ref().is_some_and(|g| g.uuid == u) => self.global = None,
+            table::LOGICAL_SWITCH => drop(self.switches.remove(&u)),
+            table::LOGICAL_SWITCH_PORT => drop(self.switch_ports.remove(&u)),
+            table::LOGICAL_ROUTER => drop(self.routers.remove(&u)),
+            table::LOGICAL_ROUTER_PORT => drop(self.router_ports.remove(&u)),
+            table::GATEWAY_CHASSIS => drop(self.gateway_chassis.remove(&u)),
+            table::NAT => drop(self.nats.remove(&u)),
+            table::STATIC_ROUTE => drop(self.static_routes.remove(&u)),
+            _ => {}
+        }
+    }
+
+    fn read_row(&mut self, t: &str, row: &Row) {
+        fn keep<T>(map: &mut BTreeMap<Uuid, T>, errors: &mut BTreeMap<Uuid, NbError>, uuid: Uuid, v: Result<T, NbError>) {
+            match v {
+                Ok(v) => {
+                    map.insert(uuid, v);
+                }
+                Err(e) => {
+                    errors.insert(uuid, e);
+                }
+            }
+        }
+        let u = row.uuid;
+        match t {
+            table::NB_GLOBAL if self.global.is_none() => self.global = Some(NbGlobal::from_row(row)),
+            table::LOGICAL_SWITCH => drop(self.switches.insert(u, LogicalSwitch::from_row(row))),
+            table::LOGICAL_ROUTER => drop(self.routers.insert(u, LogicalRouter::from_row(row))),
+            table::GATEWAY_CHASSIS => drop(self.gateway_chassis.insert(u, GatewayChassis::from_row(row))),
+            table::LOGICAL_SWITCH_PORT => keep(&mut self.switch_ports, &mut self.row_errors, u, LogicalSwitchPort::from_row(row)),
+            table::LOGICAL_ROUTER_PORT => keep(&mut self.router_ports, &mut self.row_errors, u, LogicalRouterPort::from_row(row)),
+            table::NAT => keep(&mut self.nats, &mut self.row_errors, u, Nat::from_row(row)),
+            table::STATIC_ROUTE => keep(&mut self.static_routes, &mut self.row_errors, u, StaticRoute::from_row(row)),
+            _ => {}
+        }
     }
 }

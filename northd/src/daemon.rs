@@ -5,9 +5,12 @@
 //!               ├─▶ snapshot ─▶ translate ─▶ plan ┤      └─▶ wait until the SB replica shows it
 //!   SB session ─┘                                └─▶ NB_Global.sb_cfg / hv_cfg (for `--wait=sb|hv`)
 //! ```
-//! Every round recomputes the whole translation (the incremental engine is a later step); the SB write
-//! is still only what changed. A database that goes away is reconnected by its [`Session`] and fully
-//! resynced; bad Northbound rows are logged once, skipped, and everything else keeps being served.
+//! Work is incremental: the NB snapshot re-reads only the rows the replica says changed, the
+//! [`Engine`] recomputes only the units whose inputs changed, and the sync writes only the flows that
+//! appeared or disappeared and the rows of recomputed units ([`sync_delta`]). A full pass (fresh engine,
+//! every SB row compared) runs at start, after the Southbound reconnects, after a failed write, and every
+//! round with `--recompute-always`. A database that goes away is reconnected by its [`Session`]; bad
+//! Northbound rows are logged once, skipped, and everything else keeps being served.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -19,12 +22,24 @@ use model::ovsdb::{Datum, Uuid};
 use serde_json::Value;
 
 use crate::sync::{self, Extras, SB_DB_NAME};
-use crate::translate;
+use crate::sync_delta::{self, SbIndex};
+use crate::translate::engine::Engine;
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nb_remote: String,
     pub sb_remote: String,
+    /// Run a full translation and compare every SB row each round (slow; for checking the engine).
+    pub recompute_always: bool,
+}
+
+/// What northd keeps between rounds.
+#[derive(Default)]
+struct State {
+    snapshot: Option<NbSnapshot>,
+    /// The engine and the SB index, valid for one SB connection (`sb_syncs`).
+    engine: Option<(Engine, SbIndex, u64)>,
+    logged: BTreeSet<String>,
 }
 
 /// The options northd owns in `SB_Global.options`.
@@ -49,12 +64,13 @@ pub async fn run(config: Config) {
     let nb = Session::start(SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL));
     let sb = Session::start(SessionConfig::new(&config.sb_remote, SB_DB_NAME, &sync::table::ALL));
     let (mut nb_rx, mut sb_rx) = (nb.watch(), sb.watch());
-    let mut logged: BTreeSet<String> = BTreeSet::new();
+    let mut state = State::default();
     let defaults = sb_defaults();
     loop {
         if nb.status().connected && sb.status().connected {
-            if let Err(e) = round(&nb, &sb, &mut logged, &defaults).await {
-                tracing::warn!(error = %e, "sync failed; retrying");
+            if let Err(e) = round(&nb, &sb, &mut state, &defaults, config.recompute_always).await {
+                tracing::warn!(error = %e, "sync failed; retrying with a full pass");
+                state.engine = None;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -66,42 +82,65 @@ pub async fn run(config: Config) {
     }
 }
 
-/// One recompute and write.
+/// One round: follow both replicas, recompute what changed, write the difference.
 async fn round(
     nb: &Session,
     sb: &Session,
-    logged: &mut BTreeSet<String>,
+    state: &mut State,
     defaults: &std::collections::BTreeMap<String, String>,
+    recompute_always: bool,
 ) -> Result<(), model::ovsdb::ClientError> {
     let started = Instant::now();
-    let Some((snapshot, nb_global)) = nb.replica().as_ref().map(|r| {
-        let snap = NbSnapshot::from_replica(r);
-        let global = snap.global.clone();
-        (snap, global)
-    }) else {
-        return Ok(());
+    let nb_global = {
+        let mut guard = nb.replica();
+        let Some(r) = guard.as_mut() else { return Ok(()) };
+        let changes = r.take_changes();
+        match state.snapshot.as_mut() {
+            Some(snap) if !recompute_always => snap.apply_changes(r, &changes),
+            _ => state.snapshot = Some(NbSnapshot::from_replica(r)),
+        }
+        state.snapshot.as_ref().and_then(|s| s.global.clone())
     };
+    let Some(snapshot) = state.snapshot.as_ref() else { return Ok(()) };
     let nb_cfg = nb_global.as_ref().map_or(0, |g| g.nb_cfg);
     let extras = Extras { nb_cfg, options: sb_options(), defaults: defaults.clone() };
     let snapshot_ms = started.elapsed().as_millis() as u64;
-    let planned = sb.replica().as_ref().map(|r| {
-        let keys = sync::current_keys(r);
+    let sb_syncs = sb.status().syncs;
+    let planned = {
+        let mut guard = sb.replica();
+        let Some(r) = guard.as_mut() else { return Ok(()) };
+        let changes = r.take_changes();
+        let fresh = recompute_always
+            || r.table(sync::table::SB_GLOBAL).next().is_none()
+            || state.engine.as_ref().is_none_or(|(_, _, syncs)| *syncs != sb_syncs);
         let t = Instant::now();
-        let out = translate::translate(&snapshot, &keys);
-        let translate_ms = t.elapsed().as_millis() as u64;
-        let t = Instant::now();
-        let (txn, counts) = sync::plan(&out.sb, r, &extras);
-        tracing::debug!(snapshot_ms, translate_ms, plan_ms = t.elapsed().as_millis() as u64, "computed");
+        let (txn, counts, recomputed) = if fresh {
+            let mut engine = Engine::with_keys(sync::current_keys(r));
+            let delta = engine.run(snapshot);
+            let (txn, counts) = sync::plan(&engine.desired(), r, &extras);
+            state.engine = Some((engine, SbIndex::build(r), sb_syncs));
+            (txn, counts, delta.recomputed)
+        } else {
+            let Some((engine, ix, _)) = state.engine.as_mut() else { return Ok(()) };
+            let touched = ix.apply(r, &changes);
+            let delta = engine.run(snapshot);
+            let (txn, counts) = sync_delta::plan_delta(engine, &delta, &touched, r, ix, &extras);
+            (txn, counts, delta.recomputed)
+        };
+        tracing::debug!(fresh, recomputed, snapshot_ms, compute_ms = t.elapsed().as_millis() as u64, "computed");
         let hv_cfg = {
             let cfgs: Vec<i64> = r.table(sync::table::CHASSIS_PRIVATE).filter_map(|c| c.get("nb_cfg").as_i64()).collect();
             cfgs.iter().min().copied().unwrap_or(nb_cfg)
         };
-        (out, txn, counts, r.seqno(), hv_cfg)
-    });
-    let Some((out, txn, counts, seqno, hv_cfg)) = planned else { return Ok(()) };
+        (txn, counts, r.seqno(), hv_cfg)
+    };
+    let (txn, counts, seqno, hv_cfg) = planned;
+    let Some((engine, _, _)) = state.engine.as_ref() else { return Ok(()) };
+    let warnings = engine.warnings().to_vec();
+    let logged = &mut state.logged;
 
     // Each bad row is logged once while it stays bad.
-    let now: BTreeSet<String> = out.warnings.iter().cloned().collect();
+    let now: BTreeSet<String> = warnings.into_iter().collect();
     for w in now.difference(logged) {
         tracing::warn!("{w}");
     }
@@ -115,8 +154,6 @@ async fn round(
         wait_applied(sb, &txn, &results, seqno).await;
         tracing::debug!(transact_ms, wait_ms = t.elapsed().as_millis() as u64, "written");
         tracing::info!(
-            flows = out.sb.lflows.len(),
-            ports = out.sb.ports.len(),
             inserted = counts.inserted,
             updated = counts.updated,
             deleted = counts.deleted,

@@ -27,7 +27,11 @@ fn row(cols: &[(&str, Datum)]) -> RowData {
 
 /// The name, MAC and IP of VIF `p` of switch `s`.
 pub fn vif(s: u32, p: u32) -> (String, String, String) {
-    (format!("sw{s}-p{p}"), format!("0a:00:{:02x}:{:02x}:{:02x}:{:02x}", s >> 8, s & 0xff, p >> 8, p & 0xff), format!("10.{s}.{}.{}", p / 250, p % 250 + 2))
+    (
+        format!("sw{s}-p{p}"),
+        format!("0a:00:{:02x}:{:02x}:{:02x}:{:02x}", s >> 8, s & 0xff, p >> 8, p & 0xff),
+        format!("10.{s}.{}.{}", p / 250, p % 250 + 2),
+    )
 }
 
 /// The external IP of FIP `f`.
@@ -65,12 +69,19 @@ pub fn network(size: Size) -> Result<Transaction, String> {
         )];
         for p in 0..size.ports {
             let (name, mac, ip) = vif(s, p);
-            ports.push(t.insert(table::LOGICAL_SWITCH_PORT, row(&[("name", Datum::atom(name)), ("addresses", Datum::atom(format!("{mac} {ip}")))])));
+            ports.push(t.insert(
+                table::LOGICAL_SWITCH_PORT,
+                row(&[("name", Datum::atom(name)), ("addresses", Datum::atom(format!("{mac} {ip}")))]),
+            ));
         }
         switches.push((format!("sw{s}"), ports));
         nats.push(t.insert(
             table::NAT,
-            row(&[("type", Datum::atom("snat")), ("external_ip", Datum::atom(format!("172.16.0.{}", 10 + s))), ("logical_ip", Datum::atom(format!("10.{s}.0.0/16")))]),
+            row(&[
+                ("type", Datum::atom("snat")),
+                ("external_ip", Datum::atom(format!("172.16.0.{}", 10 + s))),
+                ("logical_ip", Datum::atom(format!("10.{s}.0.0/16"))),
+            ]),
         ));
     }
     for f in 0..size.fips {
@@ -79,14 +90,21 @@ pub fn network(size: Size) -> Result<Transaction, String> {
             break;
         }
         let (_, _, ip) = vif(s, p);
-        nats.push(t.insert(table::NAT, row(&[("type", Datum::atom("dnat_and_snat")), ("external_ip", Datum::atom(fip_ip(f))), ("logical_ip", Datum::atom(ip))])));
+        nats.push(t.insert(
+            table::NAT,
+            row(&[("type", Datum::atom("dnat_and_snat")), ("external_ip", Datum::atom(fip_ip(f))), ("logical_ip", Datum::atom(ip))]),
+        ));
     }
     let gcs: Vec<Atom> = [("gw1", 3), ("gw2", 2), ("gw3", 1)]
         .iter()
         .map(|(c, prio)| {
             t.insert(
                 table::GATEWAY_CHASSIS,
-                row(&[("name", Datum::atom(format!("lr-ext-{c}"))), ("chassis_name", Datum::atom(*c)), ("priority", Datum::atom(*prio as i64))]),
+                row(&[
+                    ("name", Datum::atom(format!("lr-ext-{c}"))),
+                    ("chassis_name", Datum::atom(*c)),
+                    ("priority", Datum::atom(*prio as i64)),
+                ]),
             )
         })
         .collect();
@@ -102,11 +120,21 @@ pub fn network(size: Size) -> Result<Transaction, String> {
     let ext_ports = vec![
         t.insert(
             table::LOGICAL_SWITCH_PORT,
-            row(&[("name", Datum::atom("ext-lr")), ("type", Datum::atom("router")), ("addresses", Datum::atom("router")), ("options", Datum::map([("router-port", "lr-ext")]))]),
+            row(&[
+                ("name", Datum::atom("ext-lr")),
+                ("type", Datum::atom("router")),
+                ("addresses", Datum::atom("router")),
+                ("options", Datum::map([("router-port", "lr-ext")])),
+            ]),
         ),
         t.insert(
             table::LOGICAL_SWITCH_PORT,
-            row(&[("name", Datum::atom("ln-ext")), ("type", Datum::atom("localnet")), ("addresses", Datum::atom("unknown")), ("options", Datum::map([("network_name", "physnet")]))]),
+            row(&[
+                ("name", Datum::atom("ln-ext")),
+                ("type", Datum::atom("localnet")),
+                ("addresses", Datum::atom("unknown")),
+                ("options", Datum::map([("network_name", "physnet")])),
+            ]),
         ),
     ];
     switches.push(("ext".to_string(), ext_ports));

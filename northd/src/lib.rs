@@ -14,4 +14,5 @@ pub mod gen;
 pub mod nbctl;
 pub mod stage;
 pub mod sync;
+pub mod sync_delta;
 pub mod translate;

@@ -63,7 +63,7 @@ impl Counts {
     }
 }
 
-fn string_map(m: &BTreeMap<String, String>) -> Datum {
+pub(crate) fn string_map(m: &BTreeMap<String, String>) -> Datum {
     Datum::map(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
@@ -72,7 +72,7 @@ fn strings(v: &[String]) -> Datum {
 }
 
 /// The NB datapath a Datapath_Binding row stands for.
-fn nb_identity(row: &Row) -> Option<Uuid> {
+pub(crate) fn nb_identity(row: &Row) -> Option<Uuid> {
     let ids = row.get("external_ids");
     ids.get("logical-switch").or_else(|| ids.get("logical-router")).and_then(Atom::as_str).and_then(|s| s.parse().ok())
 }
@@ -177,14 +177,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
         match nb_identity(row).filter(|nb| desired.datapaths.contains_key(nb) && !dp_ref.contains_key(nb)) {
             Some(nb) => {
                 let want = &desired.datapaths[&nb];
-                p.update(
-                    DATAPATH_BINDING,
-                    row,
-                    RowData::from([
-                        ("tunnel_key".into(), Datum::atom(want.tunnel_key)),
-                        ("external_ids".into(), string_map(&want.external_ids())),
-                    ]),
-                );
+                p.update(DATAPATH_BINDING, row, dp_columns(want));
                 dp_ref.insert(nb, Atom::Uuid(row.uuid));
                 dp_nb_of_row.insert(row.uuid, nb);
             }
@@ -196,9 +189,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
     }
     for (nb, dp) in &desired.datapaths {
         if !dp_ref.contains_key(nb) {
-            let row =
-                RowData::from([("tunnel_key".into(), Datum::atom(dp.tunnel_key)), ("external_ids".into(), string_map(&dp.external_ids()))]);
-            let a = p.insert(DATAPATH_BINDING, row);
+            let a = p.insert(DATAPATH_BINDING, dp_columns(dp));
             dp_ref.insert(*nb, a);
         }
     }
@@ -208,48 +199,18 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
     let mut ha_ref: BTreeMap<&str, Atom> = BTreeMap::new();
     let existing_ha: BTreeMap<&str, &Row> = sb.table(HA_CHASSIS_GROUP).map(|r| (r.str("name"), r)).collect();
     for (name, g) in &desired.ha_groups {
-        // (chassis-name, priority, chassis row) as the rows should be.
-        let want: BTreeSet<(String, i64, Option<Uuid>)> =
-            g.chassis.iter().map(|(c, prio)| (c.clone(), *prio, chassis_uuid.get(c.as_str()).copied())).collect();
-        let have: BTreeSet<(String, i64, Option<Uuid>)> = existing_ha
-            .get(name.as_str())
-            .map(|r| {
-                r.get("ha_chassis")
-                    .uuids()
-                    .filter_map(|u| sb.row(HA_CHASSIS, u))
-                    .map(|h| {
-                        let cname = h.get("external_ids").get("chassis-name").and_then(Atom::as_str).unwrap_or("").to_string();
-                        (cname, h.get("priority").as_i64().unwrap_or(0), h.get("chassis").as_uuid())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let members = |p: &mut Plan| -> Datum {
-            Datum::Set(
-                want.iter()
-                    .map(|(c, prio, ch)| {
-                        p.insert(
-                            HA_CHASSIS,
-                            RowData::from([
-                                ("chassis".into(), Datum::optional(*ch)),
-                                ("priority".into(), Datum::atom(*prio)),
-                                ("external_ids".into(), Datum::map([("chassis-name", c.as_str())])),
-                            ]),
-                        )
-                    })
-                    .collect(),
-            )
-        };
-        match existing_ha.get(name.as_str()) {
+        let row = existing_ha.get(name.as_str()).copied();
+        let (members, n) = ha_members(&mut p.txn, g, &chassis_uuid, row.map(|r| (r, sb)));
+        p.counts.inserted += n;
+        match row {
             Some(row) => {
-                if want != have {
-                    let m = members(&mut p);
+                if let Some(m) = members {
                     p.update(HA_CHASSIS_GROUP, row, RowData::from([("ha_chassis".into(), m)]));
                 }
                 ha_ref.insert(name.as_str(), Atom::Uuid(row.uuid));
             }
             None => {
-                let m = members(&mut p);
+                let m = members.unwrap_or_default();
                 let a = p.insert(HA_CHASSIS_GROUP, RowData::from([("name".into(), Datum::atom(name.as_str())), ("ha_chassis".into(), m)]));
                 ha_ref.insert(name.as_str(), a);
             }
@@ -342,16 +303,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
         if have_flows.contains(k) {
             continue;
         }
-        let row = RowData::from([
-            ("logical_datapath".into(), Datum::atom(dp_ref[&f.datapath].clone())),
-            ("pipeline".into(), Datum::atom(f.stage.pipeline().as_str())),
-            ("table_id".into(), Datum::atom(i64::from(f.stage.table()))),
-            ("priority".into(), Datum::atom(i64::from(f.priority))),
-            ("match".into(), Datum::atom(f.match_.as_str())),
-            ("actions".into(), Datum::atom(f.actions.as_str())),
-            ("external_ids".into(), Datum::map([("stage-name", f.stage.name())])),
-        ]);
-        p.insert(LOGICAL_FLOW, row);
+        p.insert(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
     }
 
     // MAC bindings learned on ports or datapaths that are gone.
@@ -365,7 +317,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
     (p.txn, p.counts)
 }
 
-fn port_columns(want: &crate::desired::PortBinding, dp_ref: &BTreeMap<Uuid, Atom>, ha_ref: &BTreeMap<&str, Atom>) -> RowData {
+pub(crate) fn port_columns(want: &crate::desired::PortBinding, dp_ref: &BTreeMap<Uuid, Atom>, ha_ref: &BTreeMap<&str, Atom>) -> RowData {
     RowData::from([
         ("datapath".into(), Datum::atom(dp_ref[&want.datapath].clone())),
         ("type".into(), Datum::atom(want.kind.as_str())),
@@ -380,9 +332,68 @@ fn port_columns(want: &crate::desired::PortBinding, dp_ref: &BTreeMap<Uuid, Atom
     ])
 }
 
-fn mc_columns(want: &crate::desired::MulticastGroup, pb_ref: &BTreeMap<&str, Atom>) -> RowData {
+pub(crate) fn mc_columns(want: &crate::desired::MulticastGroup, pb_ref: &BTreeMap<&str, Atom>) -> RowData {
     RowData::from([
         ("tunnel_key".into(), Datum::atom(want.tunnel_key)),
         ("ports".into(), Datum::Set(want.ports.iter().filter_map(|p| pb_ref.get(p.as_str()).cloned()).collect())),
     ])
+}
+
+pub(crate) fn dp_columns(want: &crate::desired::Datapath) -> RowData {
+    RowData::from([("tunnel_key".into(), Datum::atom(want.tunnel_key)), ("external_ids".into(), string_map(&want.external_ids()))])
+}
+
+/// A `Logical_Flow` row on the datapath row `dp`.
+pub(crate) fn flow_columns(f: &crate::desired::Lflow, dp: Atom) -> RowData {
+    RowData::from([
+        ("logical_datapath".into(), Datum::atom(dp)),
+        ("pipeline".into(), Datum::atom(f.stage.pipeline().as_str())),
+        ("table_id".into(), Datum::atom(i64::from(f.stage.table()))),
+        ("priority".into(), Datum::atom(i64::from(f.priority))),
+        ("match".into(), Datum::atom(f.match_.as_str())),
+        ("actions".into(), Datum::atom(f.actions.as_str())),
+        ("external_ids".into(), Datum::map([("stage-name", f.stage.name())])),
+    ])
+}
+
+/// The `ha_chassis` column an HA group should have: `None` when `existing` (the group's row and the
+/// replica it is in) already has exactly these members. New `HA_Chassis` rows are inserted into `txn`
+/// (the group is replaced whole when anything in it changes); the count says how many.
+pub(crate) fn ha_members(
+    txn: &mut Transaction,
+    g: &crate::desired::HaChassisGroup,
+    chassis_uuid: &BTreeMap<&str, Uuid>,
+    existing: Option<(&Row, &Replica)>,
+) -> (Option<Datum>, usize) {
+    // (chassis-name, priority, chassis row) as the rows should be.
+    let want: BTreeSet<(String, i64, Option<Uuid>)> =
+        g.chassis.iter().map(|(c, prio)| (c.clone(), *prio, chassis_uuid.get(c.as_str()).copied())).collect();
+    if let Some((row, sb)) = existing {
+        let have: BTreeSet<(String, i64, Option<Uuid>)> = row
+            .get("ha_chassis")
+            .uuids()
+            .filter_map(|u| sb.row(HA_CHASSIS, u))
+            .map(|h| {
+                let cname = h.get("external_ids").get("chassis-name").and_then(Atom::as_str).unwrap_or("").to_string();
+                (cname, h.get("priority").as_i64().unwrap_or(0), h.get("chassis").as_uuid())
+            })
+            .collect();
+        if have == want {
+            return (None, 0);
+        }
+    }
+    let members: Vec<Atom> = want
+        .iter()
+        .map(|(c, prio, ch)| {
+            txn.insert(
+                HA_CHASSIS,
+                RowData::from([
+                    ("chassis".into(), Datum::optional(*ch)),
+                    ("priority".into(), Datum::atom(*prio)),
+                    ("external_ids".into(), Datum::map([("chassis-name", c.as_str())])),
+                ]),
+            )
+        })
+        .collect();
+    (Some(Datum::set(members)), want.len())
 }

@@ -18,6 +18,10 @@ struct Args {
     /// Write logs to this file instead of stderr
     #[arg(long, value_name = "PATH")]
     log_file: Option<std::path::PathBuf>,
+    /// Recompute everything every round instead of only what changed (slow; for checking the
+    /// incremental engine against a full translation)
+    #[arg(long)]
+    recompute_always: bool,
     /// Log level filter (also RUST_LOG), e.g. info, debug, northd=debug
     #[arg(short, long, default_value = "info")]
     verbose: String,
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     let config = Config {
         nb_remote: args.nb_db.unwrap_or_else(|| default_remote("OVN_NB_DB", "ovnnb_db.sock")),
         sb_remote: args.sb_db.unwrap_or_else(|| default_remote("OVN_SB_DB", "ovnsb_db.sock")),
+        recompute_always: args.recompute_always,
     };
     for r in [&config.nb_remote, &config.sb_remote] {
         if let Err(e) = model::ovsdb::remote::parse_list(r) {

@@ -15,9 +15,9 @@ use model::nb::NbSnapshot;
 use model::ovsdb::Uuid;
 
 use crate::desired::DesiredSb;
-use crate::stage::Stage;
 
 pub mod bindings;
+pub mod engine;
 pub mod nat;
 pub mod router;
 pub mod switch;
@@ -41,40 +41,9 @@ pub struct Output {
     pub warnings: Vec<String>,
 }
 
-/// Translates the whole Northbound.
+/// Translates the whole Northbound (an [`engine::Engine`] started empty, run once).
 pub fn translate(nb: &NbSnapshot, keys: &Keys) -> Output {
-    let mut warnings: Vec<String> = nb.errors.iter().map(|e| e.to_string()).collect();
-    let topo = Topology::build(nb, &mut warnings);
-    let mut sb = DesiredSb::default();
-    bindings::build(&topo, keys, &mut sb);
-    for sw in &topo.switches {
-        switch::build(&topo, sw, &mut sb);
-    }
-    for lr in &topo.routers {
-        router::build(&topo, lr, &mut sb, &mut warnings);
-        nat::build(&topo, lr, &mut sb);
-    }
-    default_flows(&mut sb);
-    Output { sb, warnings }
-}
-
-/// Every stage of every datapath passes packets on unless a flow says otherwise: a priority-0 `next;` for
-/// each stage that has no priority-0 flow of its own (the last stage of a pipeline outputs instead).
-fn default_flows(sb: &mut DesiredSb) {
-    let mut have: std::collections::BTreeSet<(Uuid, Stage)> = std::collections::BTreeSet::new();
-    for f in sb.lflows.iter().filter(|f| f.priority == 0 && f.match_ == "1") {
-        have.insert((f.datapath, f.stage));
-    }
-    let dps: Vec<(Uuid, crate::stage::DpKind)> = sb.datapaths.values().map(|d| (d.nb_uuid, d.kind)).collect();
-    for (dp, kind) in dps {
-        let stages: Vec<Stage> = Stage::of(kind).collect();
-        for s in &stages {
-            if have.contains(&(dp, *s)) {
-                continue;
-            }
-            let last = !stages.iter().any(|o| o.pipeline() == s.pipeline() && o.table() > s.table());
-            let action = if last { "output;" } else { "next;" };
-            sb.flow(dp, *s, 0, "1", action);
-        }
-    }
+    let mut e = engine::Engine::with_keys(keys.clone());
+    e.run(nb);
+    Output { sb: e.desired(), warnings: e.warnings().to_vec() }
 }

@@ -30,7 +30,7 @@ fn route_action(nexthop: &str, out: &RouterPort, out_ip: Ipv4Addr) -> String {
     )
 }
 
-pub fn build(topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut Vec<String>) {
+pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut Vec<String>) {
     let dp = lr.lr.uuid;
 
     // Admission: a frame enters when addressed to the port's MAC (a gateway port only on its chassis) or
@@ -153,26 +153,6 @@ pub fn build(topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut Ve
     // ARP resolution: addresses known from the switches behind each port are resolved statically; the rest
     // from learned MAC bindings. An unresolved next hop leaves eth.dst zero, which triggers an ARP request.
     sb.flow(dp, Stage::LrInArpResolve, 500, "ip4.mcast || ip6.mcast", "next;");
-    for p in &lr.ports {
-        let Some(sw) = p.peer.and_then(|(_, ls)| topo.switch(ls)) else { continue };
-        for sp in &sw.ports {
-            let mut entries = static_addresses(sp.lsp);
-            if let Some(other) = sp.peer.and_then(|(lrp, _)| topo.router_port(lrp)).filter(|o| o.name() != p.name()) {
-                entries.push((other.mac(), other.ipv4().map(|n| n.addr()).collect()));
-            }
-            for (mac, ips) in entries {
-                for ip in ips.into_iter().filter(|ip| p.ipv4().any(|n: Ipv4Net| n.contains(ip))) {
-                    sb.flow(
-                        dp,
-                        Stage::LrInArpResolve,
-                        100,
-                        format!("outport == \"{}\" && reg0 == {ip}", p.name()),
-                        format!("eth.dst = {mac}; next;"),
-                    );
-                }
-            }
-        }
-    }
     sb.flow(dp, Stage::LrInArpResolve, 1, "ip4", "get_arp(outport, reg0); next;");
     sb.flow(dp, Stage::LrInArpResolve, 0, "1", "drop;");
 
@@ -196,4 +176,29 @@ pub fn build(topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut Ve
         sb.flow(dp, Stage::LrOutDelivery, 100, format!("outport == \"{}\"", p.name()), "output;");
     }
     sb.flow(dp, Stage::LrOutDelivery, 0, "1", "drop;");
+}
+
+/// ARP resolution for the addresses known behind one router port: the VIFs of the switch it attaches, and
+/// the other router ports on that switch. A unit of its own, so a port change on one switch does not
+/// recompute the router's flows for every other switch.
+pub fn arp_resolve(topo: &Topology, lr: &Router, p: &RouterPort, sb: &mut DesiredSb) {
+    let dp = lr.lr.uuid;
+    let Some(sw) = p.peer.and_then(|(_, ls)| topo.switch(ls)) else { return };
+    for sp in &sw.ports {
+        let mut entries = static_addresses(sp.lsp);
+        if let Some(other) = sp.peer.and_then(|(lrp, _)| topo.router_port(lrp)).filter(|o| o.name() != p.name()) {
+            entries.push((other.mac(), other.ipv4().map(|n| n.addr()).collect()));
+        }
+        for (mac, ips) in entries {
+            for ip in ips.into_iter().filter(|ip| p.ipv4().any(|n: Ipv4Net| n.contains(ip))) {
+                sb.flow(
+                    dp,
+                    Stage::LrInArpResolve,
+                    100,
+                    format!("outport == \"{}\" && reg0 == {ip}", p.name()),
+                    format!("eth.dst = {mac}; next;"),
+                );
+            }
+        }
+    }
 }

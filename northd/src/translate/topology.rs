@@ -15,7 +15,7 @@ use model::nb::{LogicalRouter, LogicalRouterPort, LogicalSwitch, LogicalSwitchPo
 use model::ovsdb::Uuid;
 
 /// A router port that has gateway chassis: its chassisredirect port and where it may run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Gateway {
     /// `cr-<lrp>`.
     pub cr_port: String,

@@ -1,0 +1,356 @@
+//! Incremental sync: where each desired row is in the Southbound (an index kept current from the
+//! replica's change sets), and the transaction for one engine [`Delta`]: only the rows of the units that
+//! were recomputed, only the flows that appeared or disappeared.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use model::ovsdb::transact::{Condition, RowData, Transaction};
+use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
+
+use crate::desired::Lflow;
+use crate::sync::table::*;
+use crate::sync::{dp_columns, flow_columns, ha_members, mc_columns, nb_identity, port_columns, Counts, Extras};
+use crate::translate::engine::{Delta, Engine};
+
+/// A logical flow's identity in the Southbound.
+pub type FlowKey = (Uuid, bool, i64, i64, String, String);
+
+fn flow_key(f: &Lflow) -> FlowKey {
+    (
+        f.datapath,
+        f.stage.pipeline() == crate::stage::Pipeline::Egress,
+        i64::from(f.stage.table()),
+        i64::from(f.priority),
+        f.match_.clone(),
+        f.actions.clone(),
+    )
+}
+
+/// Southbound rows by their Northbound identity.
+#[derive(Debug, Clone, Default)]
+pub struct SbIndex {
+    dp_row: HashMap<Uuid, Uuid>,
+    dp_nb: HashMap<Uuid, Uuid>,
+    port_row: HashMap<String, Uuid>,
+    port_name: HashMap<Uuid, String>,
+    mc_row: HashMap<(Uuid, String), Uuid>,
+    mc_key: HashMap<Uuid, (Uuid, String)>,
+    ha_row: HashMap<String, Uuid>,
+    ha_name: HashMap<Uuid, String>,
+    flows: HashMap<FlowKey, Vec<Uuid>>,
+    flow_of: HashMap<Uuid, FlowKey>,
+}
+
+impl SbIndex {
+    pub fn build(sb: &Replica) -> SbIndex {
+        let mut ix = SbIndex::default();
+        let all: BTreeMap<String, BTreeSet<Uuid>> = [DATAPATH_BINDING, PORT_BINDING, MULTICAST_GROUP, HA_CHASSIS_GROUP, LOGICAL_FLOW]
+            .iter()
+            .map(|t| (t.to_string(), sb.table(t).map(|r| r.uuid).collect()))
+            .collect();
+        ix.apply(sb, &all);
+        ix
+    }
+
+    /// Follows the replica's changes (datapaths first: flows and groups refer to them), and says which
+    /// identities they touched: the sync checks those again, which repairs rows someone else changed and
+    /// costs nothing for the echoes of our own writes.
+    pub fn apply(&mut self, sb: &Replica, changes: &BTreeMap<String, BTreeSet<Uuid>>) -> Touched {
+        let mut touched =
+            Touched { ha_groups: [HA_CHASSIS_GROUP, HA_CHASSIS, CHASSIS].iter().any(|t| changes.contains_key(*t)), ..Touched::default() };
+        for t in [DATAPATH_BINDING, PORT_BINDING, MULTICAST_GROUP, HA_CHASSIS_GROUP, LOGICAL_FLOW] {
+            let Some(uuids) = changes.get(t) else { continue };
+            for u in uuids {
+                self.forget(t, *u, &mut touched);
+                if let Some(row) = sb.row(t, *u) {
+                    self.learn(t, row, &mut touched);
+                }
+            }
+        }
+        touched
+    }
+
+    fn forget(&mut self, t: &str, u: Uuid, touched: &mut Touched) {
+        match t {
+            DATAPATH_BINDING => {
+                if let Some(nb) = self.dp_nb.remove(&u) {
+                    self.dp_row.remove(&nb);
+                    touched.datapaths.insert(nb);
+                }
+            }
+            PORT_BINDING => {
+                if let Some(n) = self.port_name.remove(&u) {
+                    self.port_row.remove(&n);
+                    touched.ports.insert(n);
+                }
+            }
+            MULTICAST_GROUP => {
+                if let Some(k) = self.mc_key.remove(&u) {
+                    self.mc_row.remove(&k);
+                    touched.mc_groups.insert(k);
+                }
+            }
+            HA_CHASSIS_GROUP => {
+                if let Some(n) = self.ha_name.remove(&u) {
+                    self.ha_row.remove(&n);
+                }
+            }
+            _ => {
+                if let Some(k) = self.flow_of.remove(&u) {
+                    if let Some(v) = self.flows.get_mut(&k) {
+                        v.retain(|x| *x != u);
+                        if v.is_empty() {
+                            self.flows.remove(&k);
+                        }
+                    }
+                    touched.flows.insert(k);
+                }
+            }
+        }
+    }
+
+    fn learn(&mut self, t: &str, row: &Row, touched: &mut Touched) {
+        match t {
+            DATAPATH_BINDING => {
+                if let Some(nb) = nb_identity(row) {
+                    self.dp_row.insert(nb, row.uuid);
+                    self.dp_nb.insert(row.uuid, nb);
+                    touched.datapaths.insert(nb);
+                }
+            }
+            PORT_BINDING => {
+                self.port_row.insert(row.str("logical_port").to_string(), row.uuid);
+                self.port_name.insert(row.uuid, row.str("logical_port").to_string());
+                touched.ports.insert(row.str("logical_port").to_string());
+            }
+            MULTICAST_GROUP => {
+                if let Some(nb) = row.get("datapath").as_uuid().and_then(|d| self.dp_nb.get(&d)) {
+                    let k = (*nb, row.str("name").to_string());
+                    self.mc_row.insert(k.clone(), row.uuid);
+                    self.mc_key.insert(row.uuid, k.clone());
+                    touched.mc_groups.insert(k);
+                }
+            }
+            HA_CHASSIS_GROUP => {
+                self.ha_row.insert(row.str("name").to_string(), row.uuid);
+                self.ha_name.insert(row.uuid, row.str("name").to_string());
+            }
+            _ => {
+                let Some(nb) = row.get("logical_datapath").as_uuid().and_then(|d| self.dp_nb.get(&d)) else { return };
+                let k = (
+                    *nb,
+                    row.str("pipeline") == "egress",
+                    row.get("table_id").as_i64().unwrap_or(-1),
+                    row.get("priority").as_i64().unwrap_or(-1),
+                    row.str("match").to_string(),
+                    row.str("actions").to_string(),
+                );
+                self.flows.entry(k.clone()).or_default().push(row.uuid);
+                self.flow_of.insert(row.uuid, k.clone());
+                touched.flows.insert(k);
+            }
+        }
+    }
+}
+
+/// Southbound identities whose rows changed since the last round.
+#[derive(Debug, Clone, Default)]
+pub struct Touched {
+    pub datapaths: BTreeSet<Uuid>,
+    pub ports: BTreeSet<String>,
+    pub mc_groups: BTreeSet<(Uuid, String)>,
+    pub flows: BTreeSet<FlowKey>,
+    /// Chassis or HA rows changed: every HA group is checked.
+    pub ha_groups: bool,
+}
+
+/// The transaction for one round: the engine's delta, plus a check of every Southbound identity in
+/// `touched` against what the engine wants.
+pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replica, ix: &SbIndex, extras: &Extras) -> (Transaction, Counts) {
+    let mut delta = delta.clone();
+    delta.datapaths.extend(touched.datapaths.iter().copied());
+    delta.ports.extend(touched.ports.iter().cloned());
+    delta.mc_groups.extend(touched.mc_groups.iter().cloned());
+    if touched.ha_groups {
+        delta.ha_groups.extend(engine.ha_names().map(str::to_string));
+    }
+    let mut removed: BTreeSet<FlowKey> = delta.removed.iter().map(flow_key).collect();
+    for k in &touched.flows {
+        match (engine.wanted_flow(k), ix.flows.contains_key(k)) {
+            (Some(f), false) => delta.added.push(f),
+            (None, true) => drop(removed.insert(k.clone())),
+            _ => {}
+        }
+    }
+    let delta = &delta;
+    let mut txn = Transaction::new();
+    let mut c = Counts::default();
+    let update = |txn: &mut Transaction, c: &mut Counts, table: &str, row: &Row, want: RowData| {
+        let changed: RowData = want.into_iter().filter(|(k, d)| row.get(k) != d).collect();
+        if !changed.is_empty() {
+            c.updated += 1;
+            txn.update(table, vec![Condition::uuid(row.uuid)], changed);
+        }
+    };
+
+    if let Some(g) = sb.table(SB_GLOBAL).next() {
+        if g.get("nb_cfg").as_i64() != Some(extras.nb_cfg) {
+            update(&mut txn, &mut c, SB_GLOBAL, g, RowData::from([("nb_cfg".into(), Datum::atom(extras.nb_cfg))]));
+        }
+    }
+
+    // Datapaths: references for everything below.
+    let mut dp_ref: HashMap<Uuid, Atom> = HashMap::new();
+    for nb in &delta.datapaths {
+        let row = ix.dp_row.get(nb).and_then(|u| sb.row(DATAPATH_BINDING, *u));
+        match (engine.desired_dp(nb), row) {
+            (Some(want), Some(row)) => {
+                update(&mut txn, &mut c, DATAPATH_BINDING, row, dp_columns(want));
+                dp_ref.insert(*nb, Atom::Uuid(row.uuid));
+            }
+            (Some(want), None) => {
+                c.inserted += 1;
+                dp_ref.insert(*nb, txn.insert(DATAPATH_BINDING, dp_columns(want)));
+            }
+            (None, Some(row)) => {
+                c.deleted += 1;
+                txn.delete(DATAPATH_BINDING, vec![Condition::uuid(row.uuid)]);
+            }
+            (None, None) => {}
+        }
+    }
+    let dp = |nb: &Uuid, dp_ref: &HashMap<Uuid, Atom>| dp_ref.get(nb).cloned().or_else(|| ix.dp_row.get(nb).map(|u| Atom::Uuid(*u)));
+
+    // HA chassis groups.
+    let chassis_uuid: BTreeMap<&str, Uuid> = sb.table(CHASSIS).map(|r| (r.str("name"), r.uuid)).collect();
+    let mut ha_ref: BTreeMap<String, Atom> = BTreeMap::new();
+    for name in &delta.ha_groups {
+        let row = ix.ha_row.get(name).and_then(|u| sb.row(HA_CHASSIS_GROUP, *u));
+        match (engine.desired_ha(name), row) {
+            (Some(g), row) => {
+                let (members, n) = ha_members(&mut txn, g, &chassis_uuid, row.map(|r| (r, sb)));
+                c.inserted += n;
+                match row {
+                    Some(r) => {
+                        if let Some(m) = members {
+                            c.updated += 1;
+                            txn.update(HA_CHASSIS_GROUP, vec![Condition::uuid(r.uuid)], RowData::from([("ha_chassis".into(), m)]));
+                        }
+                        ha_ref.insert(name.clone(), Atom::Uuid(r.uuid));
+                    }
+                    None => {
+                        c.inserted += 1;
+                        let m = members.unwrap_or_default();
+                        let a = txn.insert(
+                            HA_CHASSIS_GROUP,
+                            RowData::from([("name".into(), Datum::atom(name.as_str())), ("ha_chassis".into(), m)]),
+                        );
+                        ha_ref.insert(name.clone(), a);
+                    }
+                }
+            }
+            (None, Some(r)) => {
+                c.deleted += 1;
+                txn.delete(HA_CHASSIS_GROUP, vec![Condition::uuid(r.uuid)]);
+            }
+            (None, None) => {}
+        }
+    }
+    let ha_refs: BTreeMap<&str, Atom> = engine
+        .ha_names()
+        .filter_map(|n| ha_ref.get(n).cloned().or_else(|| ix.ha_row.get(n).map(|u| Atom::Uuid(*u))).map(|a| (n, a)))
+        .collect();
+
+    // Port bindings.
+    let mut pb_ref: BTreeMap<String, Atom> = BTreeMap::new();
+    let mut gone_ports: BTreeSet<&str> = BTreeSet::new();
+    for name in &delta.ports {
+        let row = ix.port_row.get(name).and_then(|u| sb.row(PORT_BINDING, *u));
+        match (engine.desired_port(name), row) {
+            (Some(want), row) => {
+                let Some(dpa) = dp(&want.datapath, &dp_ref) else { continue };
+                let dps: HashMap<Uuid, Atom> = HashMap::from([(want.datapath, dpa)]);
+                let dpmap: BTreeMap<Uuid, Atom> = dps.into_iter().collect();
+                let mut cols = port_columns(want, &dpmap, &ha_refs);
+                match row {
+                    Some(row) => {
+                        if row.get("up").is_empty() {
+                            cols.insert("up".into(), Datum::atom(false));
+                        }
+                        update(&mut txn, &mut c, PORT_BINDING, row, cols);
+                        pb_ref.insert(name.clone(), Atom::Uuid(row.uuid));
+                    }
+                    None => {
+                        cols.insert("logical_port".into(), Datum::atom(name.as_str()));
+                        cols.insert("up".into(), Datum::atom(false));
+                        c.inserted += 1;
+                        pb_ref.insert(name.clone(), txn.insert(PORT_BINDING, cols));
+                    }
+                }
+            }
+            (None, Some(row)) => {
+                c.deleted += 1;
+                gone_ports.insert(name.as_str());
+                txn.delete(PORT_BINDING, vec![Condition::uuid(row.uuid)]);
+            }
+            (None, None) => {}
+        }
+    }
+
+    // Multicast groups (their members may include ports inserted just now).
+    for key in &delta.mc_groups {
+        let row = ix.mc_row.get(key).and_then(|u| sb.row(MULTICAST_GROUP, *u));
+        match (engine.desired_mc(key), row) {
+            (Some(want), row) => {
+                let refs: BTreeMap<&str, Atom> = want
+                    .ports
+                    .iter()
+                    .filter_map(|p| pb_ref.get(p).cloned().or_else(|| ix.port_row.get(p).map(|u| Atom::Uuid(*u))).map(|a| (p.as_str(), a)))
+                    .collect();
+                let cols = mc_columns(want, &refs);
+                match row {
+                    Some(row) => update(&mut txn, &mut c, MULTICAST_GROUP, row, cols),
+                    None => {
+                        let Some(dpa) = dp(&want.datapath, &dp_ref) else { continue };
+                        let mut cols = cols;
+                        cols.insert("datapath".into(), Datum::atom(dpa));
+                        cols.insert("name".into(), Datum::atom(want.name.as_str()));
+                        c.inserted += 1;
+                        txn.insert(MULTICAST_GROUP, cols);
+                    }
+                }
+            }
+            (None, Some(row)) => {
+                c.deleted += 1;
+                txn.delete(MULTICAST_GROUP, vec![Condition::uuid(row.uuid)]);
+            }
+            (None, None) => {}
+        }
+    }
+
+    // Flows.
+    for k in &removed {
+        for u in ix.flows.get(k).into_iter().flatten() {
+            c.deleted += 1;
+            txn.delete(LOGICAL_FLOW, vec![Condition::uuid(*u)]);
+        }
+    }
+    let mut added = BTreeSet::new();
+    for f in &delta.added {
+        if ix.flows.contains_key(&flow_key(f)) || !added.insert(flow_key(f)) {
+            continue;
+        }
+        let Some(dpa) = dp(&f.datapath, &dp_ref) else { continue };
+        c.inserted += 1;
+        txn.insert(LOGICAL_FLOW, flow_columns(f, dpa));
+    }
+
+    // MAC bindings learned on ports that are gone.
+    if !gone_ports.is_empty() {
+        for row in sb.table(MAC_BINDING).filter(|r| gone_ports.contains(r.str("logical_port"))) {
+            c.deleted += 1;
+            txn.delete(MAC_BINDING, vec![Condition::uuid(row.uuid)]);
+        }
+    }
+    (txn, c)
+}
