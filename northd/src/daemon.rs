@@ -39,6 +39,11 @@ struct State {
     snapshot: Option<NbSnapshot>,
     /// The engine and the SB index, valid for one SB connection (`sb_syncs`).
     engine: Option<(Engine, SbIndex, u64)>,
+    /// NB rows the translation reads changed since the engine last ran (NB_Global alone, e.g. our own
+    /// `sb_cfg` writes, does not count: nothing in the translation reads it).
+    nb_dirty: bool,
+    /// Port bindings or switch ports changed since `up` was last copied to the Northbound.
+    ports_dirty: bool,
     logged: BTreeSet<String>,
 }
 
@@ -95,6 +100,8 @@ async fn round(
         let mut guard = nb.replica();
         let Some(r) = guard.as_mut() else { return Ok(()) };
         let changes = r.take_changes();
+        state.nb_dirty |= changes.keys().any(|t| t != nb::table::NB_GLOBAL);
+        state.ports_dirty |= changes.contains_key(nb::table::LOGICAL_SWITCH_PORT);
         match state.snapshot.as_mut() {
             Some(snap) if !recompute_always => snap.apply_changes(r, &changes),
             _ => state.snapshot = Some(NbSnapshot::from_replica(r)),
@@ -110,6 +117,7 @@ async fn round(
         let mut guard = sb.replica();
         let Some(r) = guard.as_mut() else { return Ok(()) };
         let changes = r.take_changes();
+        state.ports_dirty |= changes.contains_key(sync::table::PORT_BINDING);
         let fresh = recompute_always
             || r.table(sync::table::SB_GLOBAL).next().is_none()
             || state.engine.as_ref().is_none_or(|(_, _, syncs)| *syncs != sb_syncs);
@@ -119,12 +127,17 @@ async fn round(
             let delta = engine.run(snapshot);
             let (txn, counts) = sync::plan(&engine.desired(), r, &extras);
             state.engine = Some((engine, SbIndex::build(r), sb_syncs));
+            state.nb_dirty = false;
+            state.ports_dirty = true;
             (txn, counts, delta.recomputed)
         } else {
             let Some((engine, ix, _)) = state.engine.as_mut() else { return Ok(()) };
             let touched = ix.apply(r, &changes);
-            let delta = engine.run(snapshot);
+            let index_us = t.elapsed().as_micros() as u64;
+            let delta = if std::mem::take(&mut state.nb_dirty) { engine.run(snapshot) } else { Default::default() };
+            let engine_us = t.elapsed().as_micros() as u64 - index_us;
             let (txn, counts) = sync_delta::plan_delta(engine, &delta, &touched, r, ix, &extras);
+            tracing::trace!(index_us, engine_us, "incremental round");
             (txn, counts, delta.recomputed)
         };
         tracing::debug!(fresh, recomputed, snapshot_ms, compute_ms = t.elapsed().as_millis() as u64, "computed");
@@ -164,7 +177,7 @@ async fn round(
 
     // Port state back to the Northbound.
     let ups = match (nb.replica().as_ref(), sb.replica().as_ref()) {
-        (Some(n), Some(s)) => sync::nb_port_up(n, s),
+        (Some(n), Some(s)) if std::mem::take(&mut state.ports_dirty) => sync::nb_port_up(n, s),
         _ => Vec::new(),
     };
     if !ups.is_empty() {

@@ -101,12 +101,34 @@ fn hash_router_port(p: &RouterPort, h: &mut DefaultHasher) {
     p.router.hash(h);
 }
 
+/// Hashes a switch port without `up`: ovn-controller flips it (through northd) as ports come and go, and
+/// no flow depends on it. Destructured whole, so a new column must be placed on one side or the other.
+fn hash_lsp(lsp: &model::nb::LogicalSwitchPort, h: &mut DefaultHasher) {
+    let model::nb::LogicalSwitchPort {
+        uuid,
+        name,
+        kind,
+        options,
+        addresses,
+        raw_addresses,
+        port_security,
+        parent_name,
+        tag,
+        tag_request,
+        up: _,
+        enabled,
+        external_ids,
+    } = lsp;
+    (uuid, name, kind, options, addresses, raw_addresses, port_security).hash(h);
+    (parent_name, tag, tag_request, enabled, external_ids).hash(h);
+}
+
 /// Everything a switch unit reads.
 fn switch_fingerprint(topo: &Topology, sw: &Switch) -> u64 {
     let mut h = DefaultHasher::new();
     sw.ls.hash(&mut h);
     for p in &sw.ports {
-        p.lsp.hash(&mut h);
+        hash_lsp(p.lsp, &mut h);
         p.peer.hash(&mut h);
         if let Some(rp) = p.peer.and_then(|(lrp, _)| topo.router_port(lrp)) {
             hash_router_port(rp, &mut h);
