@@ -258,8 +258,10 @@ impl Engine {
     /// Brings the desired Southbound up to date with `nb`, recomputing only what changed.
     pub fn run(&mut self, nb: &NbSnapshot) -> Delta {
         let mut warnings: Vec<String> = nb.errors.iter().map(|e| e.to_string()).collect();
+        let started = std::time::Instant::now();
         let topo = Topology::build(nb, &mut warnings);
         bindings::datapath_keys(&topo, &mut self.keys);
+        tracing::trace!(us = started.elapsed().as_micros() as u64, "topology built");
         let mut delta = Delta::default();
         let mut live: BTreeSet<UnitId> = BTreeSet::new();
 
@@ -341,7 +343,9 @@ impl Engine {
         if self.units.get(&id).is_some_and(|(old, _)| *old == fp) {
             return;
         }
+        let started = std::time::Instant::now();
         let new = compute(&mut self.keys);
+        tracing::trace!(unit = ?id, flows = new.flows.len(), us = started.elapsed().as_micros() as u64, "unit recomputed");
         delta.recomputed += 1;
         if let Some((_, old)) = self.units.remove(&id) {
             self.retract(&old, delta);
