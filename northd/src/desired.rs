@@ -22,6 +22,31 @@ pub struct Lflow {
     pub actions: String,
 }
 
+impl Lflow {
+    /// The flow's Southbound identity as 64 bits (see [`flow_key_hash`]).
+    pub fn key_hash(&self) -> u64 {
+        flow_key_hash(
+            self.datapath,
+            self.stage.pipeline() == crate::stage::Pipeline::Egress,
+            i64::from(self.stage.table()),
+            i64::from(self.priority),
+            &self.match_,
+            &self.actions,
+        )
+    }
+}
+
+/// A logical flow's identity (NB datapath, egress?, table, priority, match, actions) hashed to 64 bits, computed
+/// the same way from a desired flow and from a Southbound row. Northd keys flows by it instead of by their text,
+/// so the text of each flow is held once (SipHash over ~10^5 flows: a collision is a ~10^-9 event, and the
+/// engine logs one if it ever sees it).
+pub fn flow_key_hash(datapath: Uuid, egress: bool, table: i64, priority: i64, match_: &str, actions: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (datapath, egress, table, priority, match_, actions).hash(&mut h);
+    h.finish()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datapath {
     pub nb_uuid: Uuid,

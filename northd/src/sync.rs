@@ -265,45 +265,31 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
         }
     }
 
-    // Logical_Flow, matched by content.
-    type FlowKey = (Uuid, &'static str, i64, i64, String, String);
-    let mut want_flows: BTreeMap<FlowKey, &crate::desired::Lflow> = BTreeMap::new();
-    for f in &desired.lflows {
-        let key = (
-            f.datapath,
-            f.stage.pipeline().as_str(),
-            i64::from(f.stage.table()),
-            i64::from(f.priority),
-            f.match_.clone(),
-            f.actions.clone(),
-        );
-        want_flows.insert(key, f);
-    }
-    let mut have_flows = BTreeSet::new();
+    // Logical_Flow, matched by content (its key hash); inserted in the desired order.
+    let want_flows: std::collections::HashSet<u64> = desired.lflows.iter().map(crate::desired::Lflow::key_hash).collect();
+    let mut have_flows = std::collections::HashSet::new();
     for row in sb.table(LOGICAL_FLOW) {
         let key = row.get("logical_datapath").as_uuid().and_then(|d| dp_nb_of_row.get(&d)).map(|nb| {
-            let pipeline = if row.str("pipeline") == "egress" { "egress" } else { "ingress" };
-            (
+            crate::desired::flow_key_hash(
                 *nb,
-                pipeline,
+                row.str("pipeline") == "egress",
                 row.get("table_id").as_i64().unwrap_or(-1),
                 row.get("priority").as_i64().unwrap_or(-1),
-                row.str("match").to_string(),
-                row.str("actions").to_string(),
+                row.str("match"),
+                row.str("actions"),
             )
         });
-        match key.filter(|k| want_flows.contains_key(k) && !have_flows.contains(k)) {
+        match key.filter(|k| want_flows.contains(k) && !have_flows.contains(k)) {
             Some(k) => {
                 have_flows.insert(k);
             }
             None => p.delete(LOGICAL_FLOW, row.uuid),
         }
     }
-    for (k, f) in &want_flows {
-        if have_flows.contains(k) {
-            continue;
+    for f in &desired.lflows {
+        if !have_flows.contains(&f.key_hash()) {
+            p.insert(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
         }
-        p.insert(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
     }
 
     // MAC bindings learned on ports or datapaths that are gone.

@@ -7,24 +7,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use model::ovsdb::transact::{Condition, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
 
-use crate::desired::Lflow;
+use crate::desired::flow_key_hash;
 use crate::sync::table::*;
 use crate::sync::{dp_columns, flow_columns, ha_members, mc_columns, nb_identity, port_columns, Counts, Extras};
 use crate::translate::engine::{Delta, Engine};
-
-/// A logical flow's identity in the Southbound.
-pub type FlowKey = (Uuid, bool, i64, i64, String, String);
-
-fn flow_key(f: &Lflow) -> FlowKey {
-    (
-        f.datapath,
-        f.stage.pipeline() == crate::stage::Pipeline::Egress,
-        i64::from(f.stage.table()),
-        i64::from(f.priority),
-        f.match_.clone(),
-        f.actions.clone(),
-    )
-}
 
 /// Southbound rows by their Northbound identity.
 #[derive(Debug, Clone, Default)]
@@ -37,8 +23,9 @@ pub struct SbIndex {
     mc_key: HashMap<Uuid, (Uuid, String)>,
     ha_row: HashMap<String, Uuid>,
     ha_name: HashMap<Uuid, String>,
-    flows: HashMap<FlowKey, Vec<Uuid>>,
-    flow_of: HashMap<Uuid, FlowKey>,
+    /// Logical_Flow rows by [`crate::desired::Lflow::key_hash`] (normally one row per key).
+    flows: HashMap<u64, Vec<Uuid>>,
+    flow_of: HashMap<Uuid, u64>,
 }
 
 impl SbIndex {
@@ -137,16 +124,16 @@ impl SbIndex {
             }
             _ => {
                 let Some(nb) = row.get("logical_datapath").as_uuid().and_then(|d| self.dp_nb.get(&d)) else { return };
-                let k = (
+                let k = flow_key_hash(
                     *nb,
                     row.str("pipeline") == "egress",
                     row.get("table_id").as_i64().unwrap_or(-1),
                     row.get("priority").as_i64().unwrap_or(-1),
-                    row.str("match").to_string(),
-                    row.str("actions").to_string(),
+                    row.str("match"),
+                    row.str("actions"),
                 );
-                self.flows.entry(k.clone()).or_default().push(row.uuid);
-                self.flow_of.insert(row.uuid, k.clone());
+                self.flows.entry(k).or_default().push(row.uuid);
+                self.flow_of.insert(row.uuid, k);
                 touched.flows.insert(k);
             }
         }
@@ -159,7 +146,8 @@ pub struct Touched {
     pub datapaths: BTreeSet<Uuid>,
     pub ports: BTreeSet<String>,
     pub mc_groups: BTreeSet<(Uuid, String)>,
-    pub flows: BTreeSet<FlowKey>,
+    /// Logical flows by key hash.
+    pub flows: BTreeSet<u64>,
     /// Chassis or HA rows changed: every HA group is checked.
     pub ha_groups: bool,
 }
@@ -174,11 +162,12 @@ pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replic
     if touched.ha_groups {
         delta.ha_groups.extend(engine.ha_names().map(str::to_string));
     }
-    let mut removed: BTreeSet<FlowKey> = delta.removed.iter().map(flow_key).collect();
+    let mut removed: BTreeSet<u64> = delta.removed.iter().copied().collect();
+    let mut added: BTreeSet<u64> = delta.added.iter().copied().collect();
     for k in &touched.flows {
-        match (engine.wanted_flow(k), ix.flows.contains_key(k)) {
-            (Some(f), false) => delta.added.push(f),
-            (None, true) => drop(removed.insert(k.clone())),
+        match (engine.flow(*k).is_some(), ix.flows.contains_key(k)) {
+            (true, false) => drop(added.insert(*k)),
+            (false, true) => drop(removed.insert(*k)),
             _ => {}
         }
     }
@@ -335,11 +324,8 @@ pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replic
             txn.delete(LOGICAL_FLOW, vec![Condition::uuid(*u)]);
         }
     }
-    let mut added = BTreeSet::new();
-    for f in &delta.added {
-        if ix.flows.contains_key(&flow_key(f)) || !added.insert(flow_key(f)) {
-            continue;
-        }
+    for k in &added {
+        let Some(f) = engine.flow(*k).filter(|_| !ix.flows.contains_key(k)) else { continue };
         let Some(dpa) = dp(&f.datapath, &dp_ref) else { continue };
         c.inserted += 1;
         txn.insert(LOGICAL_FLOW, flow_columns(f, dpa));

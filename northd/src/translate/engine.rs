@@ -36,10 +36,12 @@ pub enum UnitId {
     Nat(Uuid, Uuid),
 }
 
-/// What one unit contributes.
+/// What one unit contributes. Its flows are handed to the engine's flow table when the unit is stored;
+/// the unit keeps only their identities (`flow_ids`), so each flow's text is held once.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct UnitOut {
     flows: Vec<Lflow>,
+    flow_ids: Vec<u64>,
     datapaths: Vec<Datapath>,
     ports: Vec<PortBinding>,
     mc_groups: Vec<MulticastGroup>,
@@ -51,6 +53,7 @@ impl UnitOut {
     fn from_sb(sb: DesiredSb, warnings: Vec<String>) -> UnitOut {
         UnitOut {
             flows: sb.lflows.into_iter().collect(),
+            flow_ids: Vec::new(),
             datapaths: sb.datapaths.into_values().collect(),
             ports: sb.ports.into_values().collect(),
             mc_groups: sb.mc_groups.into_values().collect(),
@@ -63,9 +66,10 @@ impl UnitOut {
 /// What changed in one round.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
-    /// Flows now desired that were not before, and flows no longer desired.
-    pub added: Vec<Lflow>,
-    pub removed: Vec<Lflow>,
+    /// Flows now desired that were not before, and flows no longer desired, by [`Lflow::key_hash`]
+    /// (the added ones are in [`Engine::flow`]).
+    pub added: Vec<u64>,
+    pub removed: Vec<u64>,
     /// Row identities whose desired content may have changed (present or gone).
     pub datapaths: BTreeSet<Uuid>,
     pub ports: BTreeSet<String>,
@@ -79,7 +83,8 @@ pub struct Delta {
 pub struct Engine {
     keys: Keys,
     units: HashMap<UnitId, (u64, UnitOut)>,
-    flow_refs: HashMap<Lflow, u32>,
+    /// Every desired flow by its key hash, with the number of units that produce it.
+    flow_refs: HashMap<u64, (Lflow, u32)>,
     datapaths: BTreeMap<Uuid, Datapath>,
     ports: BTreeMap<String, PortBinding>,
     mc_groups: BTreeMap<(Uuid, String), MulticastGroup>,
@@ -220,7 +225,7 @@ impl Engine {
             ports: self.ports.clone(),
             mc_groups: self.mc_groups.clone(),
             ha_groups: self.ha_groups.clone(),
-            lflows: self.flow_refs.keys().cloned().collect(),
+            lflows: self.flow_refs.values().map(|(f, _)| f.clone()).collect(),
         }
     }
 
@@ -240,14 +245,14 @@ impl Engine {
         self.ha_groups.get(name)
     }
 
-    /// The desired flow with this Southbound identity (datapath, egress?, table, priority, match, actions).
-    pub fn wanted_flow(&self, k: &(Uuid, bool, i64, i64, String, String)) -> Option<Lflow> {
-        let (dp, egress, table, priority, m, a) = k;
-        let kind = self.datapaths.get(dp)?.kind;
-        let pipeline = if *egress { crate::stage::Pipeline::Egress } else { crate::stage::Pipeline::Ingress };
-        let stage = Stage::at(kind, pipeline, u8::try_from(*table).ok()?)?;
-        let f = Lflow { datapath: *dp, stage, priority: u16::try_from(*priority).ok()?, match_: m.clone(), actions: a.clone() };
-        self.flow_refs.contains_key(&f).then_some(f)
+    /// The desired flow with this [`Lflow::key_hash`].
+    pub fn flow(&self, key: u64) -> Option<&Lflow> {
+        self.flow_refs.get(&key).map(|(f, _)| f)
+    }
+
+    /// How many flows are desired.
+    pub fn flow_count(&self) -> usize {
+        self.flow_refs.len()
     }
 
     /// Names of every desired HA chassis group.
@@ -326,9 +331,9 @@ impl Engine {
         warnings.dedup();
         self.warnings = warnings;
         // A flow both removed and added in one round (moved between units) is neither.
-        let added: BTreeSet<&Lflow> = delta.added.iter().collect();
-        let removed: BTreeSet<&Lflow> = delta.removed.iter().collect();
-        let both: BTreeSet<Lflow> = added.intersection(&removed).map(|f| (*f).clone()).collect();
+        let added: BTreeSet<u64> = delta.added.iter().copied().collect();
+        let removed: BTreeSet<u64> = delta.removed.iter().copied().collect();
+        let both: BTreeSet<u64> = added.intersection(&removed).copied().collect();
         delta.added.retain(|f| !both.contains(f) && self.flow_refs.contains_key(f));
         delta.removed.retain(|f| !both.contains(f) && !self.flow_refs.contains_key(f));
         delta.added.sort();
@@ -344,22 +349,31 @@ impl Engine {
             return;
         }
         let started = std::time::Instant::now();
-        let new = compute(&mut self.keys);
+        let mut new = compute(&mut self.keys);
         tracing::trace!(unit = ?id, flows = new.flows.len(), us = started.elapsed().as_micros() as u64, "unit recomputed");
         delta.recomputed += 1;
         if let Some((_, old)) = self.units.remove(&id) {
             self.retract(&old, delta);
         }
-        self.assert(&new, delta);
+        self.assert(&mut new, delta);
         self.units.insert(id, (fp, new));
     }
 
-    fn assert(&mut self, out: &UnitOut, delta: &mut Delta) {
-        for f in &out.flows {
-            let n = self.flow_refs.entry(f.clone()).or_insert(0);
-            *n += 1;
-            if *n == 1 {
-                delta.added.push(f.clone());
+    fn assert(&mut self, out: &mut UnitOut, delta: &mut Delta) {
+        for f in std::mem::take(&mut out.flows) {
+            let key = f.key_hash();
+            out.flow_ids.push(key);
+            match self.flow_refs.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    if e.get().0 != f {
+                        tracing::error!(kept = ?e.get().0, lost = ?f, "two logical flows with one key hash");
+                    }
+                    e.get_mut().1 += 1;
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((f, 1));
+                    delta.added.push(key);
+                }
             }
         }
         for d in &out.datapaths {
@@ -381,12 +395,12 @@ impl Engine {
     }
 
     fn retract(&mut self, out: &UnitOut, delta: &mut Delta) {
-        for f in &out.flows {
-            if let Some(n) = self.flow_refs.get_mut(f) {
+        for key in &out.flow_ids {
+            if let Some((_, n)) = self.flow_refs.get_mut(key) {
                 *n -= 1;
                 if *n == 0 {
-                    self.flow_refs.remove(f);
-                    delta.removed.push(f.clone());
+                    self.flow_refs.remove(key);
+                    delta.removed.push(*key);
                 }
             }
         }
