@@ -9,6 +9,11 @@
 //!   br-int (OpenFlow) ◀────────────────── packet-ins (pinctrl: put_arp -> MAC_Binding, arp {} -> ARP) ◀──┘
 //!   every second: retry what failed; gratuitous ARPs for the addresses a gateway hosts here
 //! ```
+//! Flows are incremental (see `update_flows`): the Southbound replica's change sets feed
+//! `flowgen::cache::LflowCache`, which recompiles only the logical flows a change can affect, and ofctrl's
+//! desired table takes only the resulting difference; everything is recomputed on start, after a
+//! Southbound resync and, for debugging, every round with `--recompute-always`.
+//!
 //! Every round plans each database change from the replicas, applies only non-empty plans, and waits
 //! (briefly) until the replica shows its own write before planning again, so the loop settles. Flows are
 //! only marked installed (Port_Binding.up, ovn-installed) after the bundle carrying them committed.
@@ -18,7 +23,9 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use flowgen::ofp::{wire, Action, Field, Match, Port};
+use flowgen::cache::LflowCache;
+use flowgen::ofp::{wire, Action, Field, Flow, Match, Port};
+use flowgen::sbview::FlowFailure;
 use model::ovsdb::session::{Session, SessionConfig};
 use model::ovsdb::transact::{Condition, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, Replica, Uuid};
@@ -26,8 +33,9 @@ use model::ovsdb::{Atom, Datum, Replica, Uuid};
 use crate::binding::{alive_if_registered, plan_bindings, LocalBindings};
 use crate::chassis::plan_chassis;
 use crate::config::LocalConfig;
-use crate::flows::desired_flows;
-use crate::ofctrl::Ofctrl;
+use crate::flows::{mac_bindings, physical_input};
+use crate::ofctrl::{Ofctrl, LOGICAL, MAC_BINDINGS, PHYSICAL};
+use crate::physical::{mac_binding_flows, physical_flows, MacBinding, PhysicalInput};
 use crate::pinctrl;
 use crate::tables::{ovs, sb};
 use crate::vswitch::{plan_ovs_local, OvsView};
@@ -49,6 +57,8 @@ pub struct Config {
     pub ovs_remote: String,
     /// Where the bridges' management sockets are (`$OVS_RUNDIR`).
     pub rundir: PathBuf,
+    /// Recompile every logical flow every round instead of only what changed (debugging).
+    pub recompute_always: bool,
 }
 
 /// What the loop remembers between rounds.
@@ -66,6 +76,114 @@ struct State {
     /// Chassis whose BFD session was up at least once, and when we first had a tunnel to each.
     bfd_was_up: BTreeSet<String>,
     tunnel_since: BTreeMap<String, Instant>,
+    flows: FlowState,
+}
+
+/// The incremental flow computation's memory (see [`update_flows`]).
+#[derive(Default)]
+struct FlowState {
+    /// Compiled logical flows; None until the first round (and after a chassis name change).
+    lflows: Option<LflowCache>,
+    /// `Session::status().syncs` when `lflows` was built: a resync means a full recomputation.
+    sb_syncs: u64,
+    /// The physical flows' input (without MAC bindings) and flows, as given to ofctrl.
+    physical: Option<PhysicalInput>,
+    physical_flows: Vec<Flow>,
+    /// What the physical input was computed from on the local side.
+    ovs_seqno: u64,
+    local: LocalBindings,
+    mac_bindings: Option<Vec<MacBinding>>,
+    mac_flows: Vec<Flow>,
+}
+
+/// What one [`update_flows`] did.
+struct FlowWork {
+    full: bool,
+    recompiled: usize,
+    lflows: usize,
+    failures: Vec<FlowFailure>,
+}
+
+/// Southbound tables the physical flows (apart from MAC bindings) read.
+const PHYSICAL_TABLES: [&str; 5] = [sb::PORT_BINDING, sb::CHASSIS, "Encap", sb::DATAPATH_BINDING, "Multicast_Group"];
+
+/// Brings ofctrl's desired flows up to date with the Southbound changes since the last call.
+///
+/// ```text
+///   SB changes ──▶ LflowCache::update ──▶ per (lflow, datapath): ofctrl.remove(old) + ofctrl.add(new)
+///   SB ports/chassis/encaps, OVS, local bindings changed? ──▶ physical flows recomputed, replaced if different
+///   MAC_Binding changed? ──▶ only the MAC-binding flows recomputed, replaced if different
+/// ```
+/// Everything is recomputed from scratch on the first call, after the Southbound session resynced (a
+/// reconnect), when the chassis name changed, and every time with `--recompute-always`.
+#[allow(clippy::too_many_arguments)]
+fn update_flows(
+    fs: &mut FlowState,
+    of: &mut Ofctrl,
+    sb_db: &Replica,
+    changes: &BTreeMap<String, BTreeSet<Uuid>>,
+    sb_syncs: u64,
+    ovs: &OvsView,
+    ovs_seqno: u64,
+    cfg: &LocalConfig,
+    local: &LocalBindings,
+    recompute_always: bool,
+) -> FlowWork {
+    let chassis = cfg.system_id.as_str();
+    let cache = fs.lflows.as_mut().filter(|c| !recompute_always && sb_syncs == fs.sb_syncs && c.chassis() == chassis);
+    let work = if let Some(cache) = cache {
+        let delta = cache.update(sb_db, changes);
+        for ((lf, dp), old, new) in &delta.changes {
+            of.remove((LOGICAL, lf.0, dp.0), old);
+            of.add((LOGICAL, lf.0, dp.0), new);
+        }
+        FlowWork { full: false, recompiled: delta.recompiled, lflows: cache.len(), failures: delta.failures }
+    } else {
+        let cache = LflowCache::full(sb_db, chassis);
+        of.clear_desired();
+        for ((lf, dp), flows) in cache.entries() {
+            of.add((LOGICAL, lf.0, dp.0), flows);
+        }
+        let work = FlowWork { full: true, recompiled: cache.len(), lflows: cache.len(), failures: cache.failures() };
+        fs.lflows = Some(cache);
+        fs.sb_syncs = sb_syncs;
+        fs.physical = None;
+        fs.physical_flows.clear();
+        fs.mac_bindings = None;
+        fs.mac_flows.clear();
+        work
+    };
+
+    let ports_changed = fs.physical.is_none()
+        || ovs_seqno != fs.ovs_seqno
+        || *local != fs.local
+        || PHYSICAL_TABLES.iter().any(|t| changes.get(*t).is_some_and(|c| !c.is_empty()));
+    let mut macs = None;
+    if ports_changed {
+        let mut input = physical_input(sb_db, ovs, &cfg.integration_bridge, chassis, local);
+        macs = Some(std::mem::take(&mut input.mac_bindings));
+        if fs.physical.as_ref() != Some(&input) {
+            let flows = physical_flows(&input);
+            of.remove((PHYSICAL, 0, 0), &fs.physical_flows);
+            of.add((PHYSICAL, 0, 0), &flows);
+            fs.physical_flows = flows;
+            fs.physical = Some(input);
+        }
+        fs.ovs_seqno = ovs_seqno;
+        fs.local = local.clone();
+    } else if fs.mac_bindings.is_none() || changes.get("MAC_Binding").is_some_and(|c| !c.is_empty()) {
+        macs = Some(mac_bindings(sb_db));
+    }
+    if let Some(macs) = macs {
+        if fs.mac_bindings.as_ref() != Some(&macs) {
+            let flows = mac_binding_flows(&macs);
+            of.remove((MAC_BINDINGS, 0, 0), &fs.mac_flows);
+            of.add((MAC_BINDINGS, 0, 0), &flows);
+            fs.mac_flows = flows;
+            fs.mac_bindings = Some(macs);
+        }
+    }
+    work
 }
 
 /// How long a new BFD session may take to come up before its chassis counts as dead.
@@ -148,10 +266,12 @@ pub async fn run(config: Config) {
                 let target = format!("unix:{}/{}.mgmt", config.rundir.display(), cfg.integration_bridge);
                 if ofctrl.as_ref().is_none_or(|(t, _)| *t != target) {
                     ofctrl = Some((target.clone(), Ofctrl::new(&target)));
+                    // A new Ofctrl starts with no desired flows: recompute them all.
+                    state.flows = FlowState::default();
                 }
                 if let (Some((_, sbs)), Some((_, of))) = (sb_session.as_ref(), ofctrl.as_mut()) {
                     if sbs.status().connected && ovs_session.status().connected {
-                        round(&cfg, &ovs_session, sbs, of, &mut state).await;
+                        round(&cfg, &ovs_session, sbs, of, &mut state, config.recompute_always).await;
                     }
                 }
             }
@@ -188,7 +308,14 @@ pub async fn run(config: Config) {
 }
 
 /// One pass over everything.
-async fn round(cfg: &LocalConfig, ovs_session: &Session, sb_session: &Session, ofctrl: &mut Ofctrl, state: &mut State) {
+async fn round(
+    cfg: &LocalConfig,
+    ovs_session: &Session,
+    sb_session: &Session,
+    ofctrl: &mut Ofctrl,
+    state: &mut State,
+    recompute_always: bool,
+) {
     let chassis_txn = sb_session.replica().as_ref().map(|s| plan_chassis(cfg, s, state.nb_cfg_seen)).unwrap_or_default();
     apply(sb_session, &chassis_txn, "chassis").await;
 
@@ -210,26 +337,43 @@ async fn round(cfg: &LocalConfig, ovs_session: &Session, sb_session: &Session, o
     apply(ovs_session, &plan.ovs, "ovn-installed").await;
     state.local = plan.local;
 
-    let computed = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
-        (Some(o), Some(s)) => {
-            let view = OvsView::from_replica(o);
-            let (flows, failures) = desired_flows(s, &view, &cfg.integration_bridge, &cfg.system_id, &state.local);
-            let nb_cfg = s.table(sb::SB_GLOBAL).next().and_then(|g| g.get("nb_cfg").as_i64()).unwrap_or(0);
-            let garps = garp_targets(s, &view, &cfg.integration_bridge, &cfg.system_id);
-            Some((flows, failures, nb_cfg, garps))
+    let computed = {
+        let ovs_guard = ovs_session.replica();
+        let mut sb_guard = sb_session.replica();
+        match (ovs_guard.as_ref(), sb_guard.as_mut()) {
+            (Some(o), Some(s)) => {
+                let started = Instant::now();
+                let view = OvsView::from_replica(o);
+                // The changes are taken under the same lock as the rows they describe.
+                let changes = s.take_changes();
+                let syncs = sb_session.status().syncs;
+                let local = state.local.clone();
+                let work = update_flows(&mut state.flows, ofctrl, s, &changes, syncs, &view, o.seqno(), cfg, &local, recompute_always);
+                tracing::debug!(
+                    recompiled = work.recompiled,
+                    entries = work.lflows,
+                    full_recompute = work.full,
+                    us = started.elapsed().as_micros() as u64,
+                    "logical flows recompiled"
+                );
+                let nb_cfg = s.table(sb::SB_GLOBAL).next().and_then(|g| g.get("nb_cfg").as_i64()).unwrap_or(0);
+                let garps = garp_targets(s, &view, &cfg.integration_bridge, &cfg.system_id);
+                Some((work, nb_cfg, garps))
+            }
+            _ => None,
         }
-        _ => None,
     };
-    let Some((flows, failures, nb_cfg, garps)) = computed else { return };
-    for f in failures {
+    let Some((work, nb_cfg, garps)) = computed else { return };
+    for f in work.failures {
         state.once(format!("logical flow {} skipped: {}", f.lflow, f.error));
     }
     let started = Instant::now();
-    match ofctrl.sync(&flows).await {
+    match ofctrl.sync().await {
         Ok(stats) => {
             if !stats.is_empty() {
                 tracing::info!(
-                    flows = flows.len(),
+                    flows = ofctrl.desired_len(),
+                    recompiled = work.recompiled,
                     added = stats.added,
                     modified = stats.modified,
                     deleted = stats.deleted,

@@ -115,21 +115,38 @@ pub fn physical_input(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &st
         g.everywhere.sort_unstable();
         input.groups.push(g);
     }
+    input.mac_bindings = mac_bindings(sb_db);
+    input
+}
+
+/// The learned MAC bindings of the Southbound (datapath and port as tunnel keys).
+pub fn mac_bindings(sb_db: &Replica) -> Vec<MacBinding> {
+    let mut out = Vec::new();
+    let mut dp_key: BTreeMap<Uuid, u32> = BTreeMap::new();
+    let mut port_key: BTreeMap<&str, u32> = BTreeMap::new();
+    if sb_db.len("MAC_Binding") > 0 {
+        dp_key = sb_db.table(sb::DATAPATH_BINDING).map(|d| (d.uuid, d.get("tunnel_key").as_i64().unwrap_or(0) as u32)).collect();
+        // The last binding of a name wins, as in the port flows.
+        for p in sb_db.table(sb::PORT_BINDING) {
+            port_key.insert(p.str("logical_port"), p.get("tunnel_key").as_i64().unwrap_or(0) as u32);
+        }
+    }
     for mb in sb_db.table("MAC_Binding") {
         let (Some(dp), Some(port), Ok(ip), Some(mac)) = (
             mb.get("datapath").as_uuid().and_then(|d| dp_key.get(&d)).copied(),
-            by_name.get(mb.str("logical_port")).and_then(|p| p.get("tunnel_key").as_i64()),
+            port_key.get(mb.str("logical_port")).copied(),
             mb.str("ip").parse::<IpAddr>(),
             parse_mac(mb.str("mac")),
         ) else {
             continue;
         };
-        input.mac_bindings.push(MacBinding { datapath: dp, port: port as u32, ip, mac });
+        out.push(MacBinding { datapath: dp, port, ip, mac });
     }
-    input
+    out
 }
 
-/// Every flow `br-int` should hold, and the logical flows that failed to compile.
+/// Every flow `br-int` should hold, and the logical flows that failed to compile, computed from scratch
+/// (the reference the daemon's incremental path, `daemon::update_flows`, must agree with).
 pub fn desired_flows(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &str, local: &LocalBindings) -> (Vec<Flow>, Vec<FlowFailure>) {
     let view = SbView::from_replica(sb_db, chassis);
     let (mut flows, failures) = compile_all(sb_db, &view);

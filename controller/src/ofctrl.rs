@@ -2,20 +2,36 @@
 //! bundle that takes it from one to the other.
 //!
 //! ```text
-//!   desired (recomputed)  ──┐
-//!                           ├─ diff by (table, priority, match) ─▶ delete-strict / add / modify-strict
-//!   installed (last commit) ┘                                     ── one OpenFlow bundle (all or nothing)
+//!   lflow cache delta ─┐  remove(origin, old) / add(origin, new)
+//!   physical flows  ───┴─▶ desired: key -> {(origin, i) -> flow}      dirty: keys touched since the last commit
+//!                                     │ effective flow of a key = the one with the greatest (origin, i)
+//!   installed (last commit) ──────────┴─ for dirty keys only ─▶ delete-strict / add / modify-strict
+//!                                                              ── one OpenFlow bundle (all or nothing)
 //! ```
-//! `installed` only changes when a bundle commits, so a refused bundle leaves both sides as they were and
-//! the next sync retries. A new connection (first start, or `ovs-vswitchd` restarted, or the socket dropped)
-//! forgets `installed`: the first sync on it deletes every flow and adds the desired ones in one bundle,
-//! so a restarted switch is reprogrammed completely and stale flows from an earlier run vanish.
+//! The key is (table, priority, match). Desired flows are kept as a map maintained from deltas, so a round
+//! that changed one logical flow costs work proportional to that flow's OpenFlow flows, not a diff over the
+//! whole table. Two desired flows with one key (say two logical flows compiling to the same match) both
+//! stay in the map; the switch gets the one with the greatest origin (physical flows win over logical ones,
+//! as the later flow in the old single list did), and when that one goes the other takes its place.
+//!
+//! `installed` only changes when a bundle commits, so a refused bundle leaves both sides as they were, the
+//! dirty keys stay dirty and the next sync retries. A new connection (first start, or `ovs-vswitchd`
+//! restarted, or the socket dropped) forgets `installed`: the first sync on it deletes every flow and adds
+//! every desired one in one bundle, so a restarted switch is reprogrammed completely and stale flows from
+//! an earlier run vanish.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use flowgen::ofp::{wire::Command, Connection, Error as OfpError, Flow, Match};
 
 type Key = (u8, u16, Match);
+
+/// Who wants a desired flow: `(kind, a, b)`, e.g. `(LOGICAL, lflow uuid, datapath uuid)`. Ordered: among
+/// desired flows with one key the greatest origin wins.
+pub type Origin = (u8, u128, u128);
+pub const LOGICAL: u8 = 0;
+pub const PHYSICAL: u8 = 1;
+pub const MAC_BINDINGS: u8 = 2;
 
 /// OVN's Geneve option carrying the logical input and output ports.
 pub const GENEVE_CLASS: u16 = 0x0102;
@@ -41,6 +57,9 @@ pub struct Ofctrl {
     target: String,
     conn: Option<Connection>,
     installed: HashMap<Key, Flow>,
+    desired: HashMap<Key, BTreeMap<(Origin, u32), Flow>>,
+    /// Keys whose desired or installed flow may differ (touched since the last commit).
+    dirty: HashSet<Key>,
 }
 
 fn key(f: &Flow) -> Key {
@@ -50,7 +69,7 @@ fn key(f: &Flow) -> Key {
 impl Ofctrl {
     /// For the bridge whose management socket is `target` (`unix:$OVS_RUNDIR/br-int.mgmt`).
     pub fn new(target: &str) -> Ofctrl {
-        Ofctrl { target: target.to_string(), conn: None, installed: HashMap::new() }
+        Ofctrl { target: target.to_string(), conn: None, installed: HashMap::new(), desired: HashMap::new(), dirty: HashSet::new() }
     }
 
     pub fn is_connected(&self) -> bool {
@@ -72,16 +91,54 @@ impl Ofctrl {
         self.installed.len()
     }
 
-    /// Makes the switch hold exactly `desired`.
-    pub async fn sync(&mut self, desired: &[Flow]) -> Result<SyncStats, OfpError> {
-        let mut want: HashMap<Key, &Flow> = HashMap::with_capacity(desired.len());
-        for f in desired {
-            if let Some(prev) = want.insert(key(f), f) {
-                if prev.actions != f.actions {
-                    tracing::debug!(flow = %f, "two desired flows with one match and priority; keeping the last");
+    /// The number of distinct desired flows (keys).
+    pub fn desired_len(&self) -> usize {
+        self.desired.len()
+    }
+
+    /// Forgets every desired flow (before adding a full recomputation's).
+    pub fn clear_desired(&mut self) {
+        self.dirty.extend(self.desired.drain().map(|(k, _)| k));
+        self.dirty.extend(self.installed.keys().cloned());
+    }
+
+    /// Withdraws flows `origin` added earlier (the same list it added).
+    pub fn remove(&mut self, origin: Origin, flows: &[Flow]) {
+        for (i, f) in flows.iter().enumerate() {
+            let k = key(f);
+            if let Some(m) = self.desired.get_mut(&k) {
+                m.remove(&(origin, i as u32));
+                if m.is_empty() {
+                    self.desired.remove(&k);
                 }
             }
+            self.dirty.insert(k);
         }
+    }
+
+    /// Adds flows wanted by `origin`.
+    pub fn add(&mut self, origin: Origin, flows: &[Flow]) {
+        for (i, f) in flows.iter().enumerate() {
+            let k = key(f);
+            let m = self.desired.entry(k.clone()).or_default();
+            if m.values().any(|other| other.actions != f.actions) {
+                tracing::debug!(flow = %f, "two desired flows with one match and priority; the greatest origin wins");
+            }
+            m.insert((origin, i as u32), f.clone());
+            self.dirty.insert(k);
+        }
+    }
+
+    /// Replaces every desired flow with `desired` (one origin) and syncs: the old whole-table interface.
+    pub async fn sync_all(&mut self, desired: &[Flow]) -> Result<SyncStats, OfpError> {
+        self.clear_desired();
+        self.add((PHYSICAL, 0, 0), desired);
+        self.sync().await
+    }
+
+    /// Makes the switch hold exactly the desired flows.
+    pub async fn sync(&mut self) -> Result<SyncStats, OfpError> {
+        let effective = |m: &BTreeMap<(Origin, u32), Flow>| m.values().next_back().cloned();
         let mut stats = SyncStats::default();
         if self.conn.is_none() {
             let mut c = Connection::connect(&self.target).await?;
@@ -97,40 +154,59 @@ impl Ofctrl {
             self.installed.clear();
             stats.full = true;
         }
-        let mut mods: Vec<(Command, &Flow)> = Vec::new();
+        // The new installed state of every key this bundle touches (None: deleted).
+        let mut next: Vec<(Key, Option<Flow>)> = Vec::new();
+        let mut deletes: Vec<(Command, Flow)> = Vec::new();
+        let mut puts: Vec<(Command, Flow)> = Vec::new();
         let delete_all = Flow::new(0xff, 0);
         if stats.full {
-            mods.push((Command::Delete, &delete_all));
-            mods.extend(want.values().map(|f| (Command::Add, *f)));
-            stats.added = want.len();
-        } else {
-            for (k, f) in &self.installed {
-                if !want.contains_key(k) {
-                    mods.push((Command::DeleteStrict, f));
-                    stats.deleted += 1;
+            deletes.push((Command::Delete, delete_all));
+            for (k, m) in &self.desired {
+                if let Some(f) = effective(m) {
+                    puts.push((Command::Add, f.clone()));
+                    next.push((k.clone(), Some(f)));
                 }
             }
-            for (k, f) in &want {
-                match self.installed.get(k) {
-                    None => {
-                        mods.push((Command::Add, *f));
+            stats.added = puts.len();
+        } else {
+            for k in &self.dirty {
+                let want = self.desired.get(k).and_then(effective);
+                match (self.installed.get(k), want) {
+                    (None, None) => {}
+                    (Some(old), None) => {
+                        deletes.push((Command::DeleteStrict, old.clone()));
+                        next.push((k.clone(), None));
+                        stats.deleted += 1;
+                    }
+                    (None, Some(f)) => {
+                        puts.push((Command::Add, f.clone()));
+                        next.push((k.clone(), Some(f)));
                         stats.added += 1;
                     }
-                    Some(old) if old.actions != f.actions || old.cookie != f.cookie => {
-                        mods.push((Command::ModifyStrict, *f));
+                    (Some(old), Some(f)) if old.actions != f.actions || old.cookie != f.cookie => {
+                        puts.push((Command::ModifyStrict, f.clone()));
+                        next.push((k.clone(), Some(f)));
                         stats.modified += 1;
                     }
-                    Some(_) => {}
+                    (Some(_), Some(_)) => {}
                 }
             }
         }
-        if mods.is_empty() {
+        if deletes.is_empty() && puts.is_empty() {
+            self.dirty.clear();
             return Ok(stats);
         }
+        let mods: Vec<(Command, &Flow)> = deletes.iter().chain(puts.iter()).map(|(c, f)| (*c, f)).collect();
         let Some(conn) = self.conn.as_mut() else { return Err(OfpError::Closed) };
         match conn.install(&mods).await {
             Ok(()) => {
-                self.installed = want.into_iter().map(|(k, f)| (k, f.clone())).collect();
+                for (k, f) in next {
+                    match f {
+                        Some(f) => self.installed.insert(k, f),
+                        None => self.installed.remove(&k),
+                    };
+                }
+                self.dirty.clear();
                 Ok(stats)
             }
             Err(e) => {
@@ -140,5 +216,45 @@ impl Ofctrl {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowgen::ofp::{Action, Port};
+
+    fn flow(port: u16) -> Flow {
+        Flow::new(10, 100).with_actions(vec![Action::Output(Port(port))])
+    }
+
+    fn effective(o: &Ofctrl, f: &Flow) -> Option<Flow> {
+        o.desired.get(&key(f)).and_then(|m| m.values().next_back().cloned())
+    }
+
+    /// Two origins wanting one (table, priority, match): the greater wins while it wants it, then the other.
+    #[test]
+    fn duplicate_keys_keep_both_and_the_greatest_origin_wins() {
+        let mut o = Ofctrl::new("unix:/nonexistent");
+        let (logical, physical) = (flow(1), flow(2));
+        o.add((LOGICAL, 7, 1), std::slice::from_ref(&logical));
+        o.add((PHYSICAL, 0, 0), std::slice::from_ref(&physical));
+        assert_eq!(o.desired_len(), 1);
+        assert_eq!(effective(&o, &logical), Some(physical.clone()));
+        o.remove((PHYSICAL, 0, 0), std::slice::from_ref(&physical));
+        assert_eq!(effective(&o, &logical), Some(logical.clone()));
+        o.remove((LOGICAL, 7, 1), std::slice::from_ref(&logical));
+        assert_eq!(o.desired_len(), 0);
+        assert!(o.dirty.contains(&key(&logical)), "a removed key stays dirty until a commit");
+    }
+
+    /// A full recomputation marks what is installed dirty too, so flows nobody wants any more go.
+    #[test]
+    fn clear_desired_marks_installed_keys() {
+        let mut o = Ofctrl::new("unix:/nonexistent");
+        let f = flow(3);
+        o.installed.insert(key(&f), f.clone());
+        o.clear_desired();
+        assert!(o.dirty.contains(&key(&f)));
     }
 }

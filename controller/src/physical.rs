@@ -141,7 +141,8 @@ fn clear_logical_regs() -> Vec<Action> {
 
 pub fn physical_flows(input: &PhysicalInput) -> Vec<Flow> {
     let mut out = Vec::new();
-    let dp_of = |key: u32| input.datapaths.iter().find(|d| d.key == key);
+    let by_key: std::collections::HashMap<u32, &DatapathZones> = input.datapaths.iter().map(|d| (d.key, d)).collect();
+    let dp_of = |key: u32| by_key.get(&key).copied();
     let ingress = Action::resubmit(layout::LOG_INGRESS);
 
     // Table 0: into the pipeline.
@@ -298,8 +299,14 @@ pub fn physical_flows(input: &PhysicalInput) -> Vec<Flow> {
         }
     }
 
-    // Tables 66/67: learned MAC bindings.
-    for b in &input.mac_bindings {
+    out.extend(mac_binding_flows(&input.mac_bindings));
+    out
+}
+
+/// Tables 66/67: learned MAC bindings (apart, so a MAC_Binding change touches only these flows).
+pub fn mac_binding_flows(bindings: &[MacBinding]) -> Vec<Flow> {
+    let mut out = Vec::new();
+    for b in bindings {
         let (ipf, ipv) = match b.ip {
             IpAddr::V4(v4) => ("reg0", u128::from(u32::from(v4))),
             IpAddr::V6(v6) => ("xxreg0", u128::from(v6)),

@@ -6,6 +6,7 @@
 //! wire encoding, and a small connection that programs a real Open vSwitch bridge.
 
 pub mod actions;
+pub mod cache;
 pub mod expr;
 pub mod layout;
 pub mod lflow;

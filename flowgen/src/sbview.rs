@@ -7,8 +7,7 @@ use model::ovsdb::{Atom, Replica, Uuid};
 
 use crate::expr::compile::Lookup;
 use crate::expr::lexer::{lex, Num, Tok};
-use crate::layout::Pipeline;
-use crate::lflow::{compile_lflow, LflowError, LogicalFlow};
+use crate::lflow::LflowError;
 use crate::ofp::Flow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +18,7 @@ pub struct DatapathInfo {
 }
 
 /// The Southbound as the compiler sees it, for one chassis.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SbView {
     /// Datapath_Binding row -> info.
     pub datapaths: BTreeMap<Uuid, DatapathInfo>,
@@ -32,7 +31,7 @@ pub struct SbView {
 }
 
 /// Reads one constant written as OVN writes address-set members.
-fn constant(s: &str) -> Option<Num> {
+pub(crate) fn constant(s: &str) -> Option<Num> {
     match lex(s).ok()?.as_slice() {
         [t] => match &t.tok {
             Tok::Num(n) => Some(*n),
@@ -46,11 +45,7 @@ impl SbView {
     pub fn from_replica(sb: &Replica, chassis: &str) -> SbView {
         let mut v = SbView::default();
         for dp in sb.table("Datapath_Binding") {
-            let ids = dp.get("external_ids");
-            let name = ids.get("name").and_then(Atom::as_str).unwrap_or("").to_string();
-            let is_router = ids.get("logical-router").is_some();
-            let key = dp.get("tunnel_key").as_i64().unwrap_or(0) as u32;
-            v.datapaths.insert(dp.uuid, DatapathInfo { key, is_router, name });
+            v.datapaths.insert(dp.uuid, crate::cache::datapath_info(dp));
         }
         let our_chassis: Option<Uuid> = sb.table("Chassis").find(|c| c.str("name") == chassis).map(|c| c.uuid);
         for pb in sb.table("Port_Binding") {
@@ -120,7 +115,8 @@ pub struct FlowFailure {
     pub error: LflowError,
 }
 
-/// Compiles every logical flow of a Southbound replica for a chassis (each flow on each of its datapaths).
+/// Compiles every logical flow of a Southbound replica for a chassis (each flow on each of its datapaths,
+/// a datapath named twice compiled once). [`crate::cache::LflowCache`] keeps the same result current.
 pub fn compile_all(sb: &Replica, view: &SbView) -> (Vec<Flow>, Vec<FlowFailure>) {
     let mut flows = Vec::new();
     let mut failures = Vec::new();
@@ -130,24 +126,10 @@ pub fn compile_all(sb: &Replica, view: &SbView) -> (Vec<Flow>, Vec<FlowFailure>)
         conj_id
     };
     for lf in sb.table("Logical_Flow") {
-        let mut dps: Vec<Uuid> = lf.get("logical_datapath").uuids().collect();
-        if let Some(g) = lf.get("logical_dp_group").as_uuid().and_then(|g| sb.row("Logical_DP_Group", g)) {
-            dps.extend(g.get("datapaths").uuids());
-        }
-        let pipeline = if lf.str("pipeline") == "egress" { Pipeline::Egress } else { Pipeline::Ingress };
+        let (dps, _) = crate::cache::lflow_datapaths(sb, lf);
         for dp in dps {
             let Some(info) = view.datapaths.get(&dp) else { continue };
-            let logical = LogicalFlow {
-                uuid: lf.uuid.0,
-                pipeline,
-                table_id: lf.get("table_id").as_i64().unwrap_or(0) as u8,
-                priority: lf.get("priority").as_i64().unwrap_or(0) as u16,
-                match_: lf.str("match"),
-                actions: lf.str("actions"),
-                datapath_key: info.key,
-                is_router: info.is_router,
-            };
-            match compile_lflow(&logical, &view.lookup(dp), &mut next_conj) {
+            match crate::cache::compile_on(lf, info, &view.lookup(dp), &mut next_conj) {
                 Ok(f) => flows.extend(f),
                 Err(error) => failures.push(FlowFailure { lflow: lf.uuid, error }),
             }

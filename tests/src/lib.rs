@@ -132,3 +132,20 @@ pub fn diff_lines(expected: &str, actual: &str) -> Vec<String> {
     let a: std::collections::BTreeSet<&str> = actual.lines().collect();
     e.difference(&a).map(|l| format!("- {l}")).chain(a.difference(&e).map(|l| format!("+ {l}"))).collect()
 }
+
+/// An OpenFlow flow's text with its conjunction ids blanked (`conjunction(N,...)`, `conj_id=N`): they depend
+/// on the order flows were compiled in, so comparisons of two computations ignore them.
+pub fn blank_conj_ids(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("conjunction(").or_else(|| rest.find("conj_id=")) {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let keep = if tail.starts_with("conj_id=") { "conj_id=" } else { "conjunction(" };
+        out.push_str(keep);
+        out.push('N');
+        rest = tail[keep.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}

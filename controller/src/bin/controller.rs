@@ -23,6 +23,9 @@ struct Args {
     /// Log level filter (also RUST_LOG)
     #[arg(short, long, default_value = "info")]
     verbose: String,
+    /// Recompile every logical flow every round instead of only what changed (debugging)
+    #[arg(long)]
+    recompute_always: bool,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,6 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    rt.block_on(daemon::run(Config { ovs_remote, rundir }));
+    rt.block_on(daemon::run(Config { ovs_remote, rundir, recompute_always: args.recompute_always }));
     ExitCode::SUCCESS
 }
