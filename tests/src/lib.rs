@@ -3,6 +3,7 @@
 //!
 //! A missing program is a failure that names the program and the Debian package that has it, never a skip.
 
+pub mod bench;
 pub mod cluster;
 pub mod ovsdb_server;
 pub mod process;

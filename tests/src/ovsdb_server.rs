@@ -78,6 +78,11 @@ impl OvsdbServer {
         let _ = std::fs::remove_file(&self.sock);
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `unix:PATH` of the server.
     pub fn remote(&self) -> String {
         format!("unix:{}", self.sock.display())

@@ -47,6 +47,11 @@ impl Daemon {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The process id (of the program itself: it is spawned directly, not through a shell).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Daemon {

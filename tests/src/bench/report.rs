@@ -1,0 +1,374 @@
+//! The results table (one row per metric and size: ours, OVN's, their ratio) and the issue's acceptance
+//! targets, checked against the numbers just measured.
+
+use std::fmt::Write as _;
+
+use super::controller::ControllerRun;
+use super::northd::NorthdRun;
+use super::{median, Size};
+
+/// A measurement, or why it failed.
+pub type Outcome<T> = Result<T, String>;
+
+/// Both northds at one size.
+pub struct NorthdCase {
+    pub size: Size,
+    pub fips: u32,
+    pub ours: Outcome<NorthdRun>,
+    pub ovn: Outcome<NorthdRun>,
+}
+
+/// Both controllers on one chassis.
+pub struct ControllerCase {
+    pub size: Size,
+    pub fips: u32,
+    pub hosted: u32,
+    pub ours: Outcome<ControllerRun>,
+    pub ovn: Outcome<ControllerRun>,
+}
+
+/// Everything one `bench` run measured.
+pub struct Results {
+    pub samples: usize,
+    pub northd: Vec<NorthdCase>,
+    pub controller: Option<ControllerCase>,
+}
+
+/// Which way a row's ratio is taken.
+#[derive(Clone, Copy)]
+enum Ratio {
+    /// Lower is better (time, memory): OVN / ours, so above 1 means ours is faster or smaller.
+    OvnOverOurs,
+    /// A size, not a score: ours / OVN.
+    OursOverOvn,
+    /// The same tool in both columns: no ratio.
+    Neither,
+}
+
+struct Metric<T> {
+    name: String,
+    value: fn(&T) -> f64,
+    decimals: usize,
+    ratio: Ratio,
+}
+
+fn m<T>(name: impl Into<String>, value: fn(&T) -> f64, decimals: usize, ratio: Ratio) -> Metric<T> {
+    Metric { name: name.into(), value, decimals, ratio }
+}
+
+fn northd_metrics(samples: usize) -> Vec<Metric<NorthdRun>> {
+    vec![
+        m("northd first sync (s)", |r| r.first_sync_s, 2, Ratio::OvnOverOurs),
+        m("northd CPU until first sync (s)", |r| r.first_sync_cpu_s, 2, Ratio::OvnOverOurs),
+        m("  SB ovsdb-server CPU meanwhile (s)", |r| r.first_sync_sb_cpu_s, 2, Ratio::OvnOverOurs),
+        m("northd Logical_Flow rows", |r| r.lflows as f64, 0, Ratio::OursOverOvn),
+        m("northd peak memory, VmHWM (MiB)", |r| r.peak_mib, 1, Ratio::OvnOverOurs),
+        m("northd memory at the end, VmRSS (MiB)", |r| r.rss_mib, 1, Ratio::OvnOverOurs),
+        m(format!("northd add 1 port, NB commit -> SB (ms, median of {samples})"), |r| median(&r.direct_port_ms), 1, Ratio::OvnOverOurs),
+        m(format!("northd add 1 FIP, NB commit -> SB (ms, median of {samples})"), |r| median(&r.direct_fip_ms), 1, Ratio::OvnOverOurs),
+        m(format!("northd add 1 port, ovn-nbctl --wait=sb (ms, median of {samples})"), |r| median(&r.port_ms), 1, Ratio::OvnOverOurs),
+        m(format!("northd add 1 FIP, ovn-nbctl --wait=sb (ms, median of {samples})"), |r| median(&r.fip_ms), 1, Ratio::OvnOverOurs),
+        m("  of which ovn-nbctl alone, port (ms)", |r| median(&r.nbctl_port_ms), 1, Ratio::Neither),
+        m("  of which ovn-nbctl alone, FIP (ms)", |r| median(&r.nbctl_fip_ms), 1, Ratio::Neither),
+    ]
+}
+
+fn controller_metrics(samples: usize) -> Vec<Metric<ControllerRun>> {
+    vec![
+        m("controller first full br-int programming (s)", |r| r.first_s, 2, Ratio::OvnOverOurs),
+        m("controller CPU until then (s)", |r| r.first_cpu_s, 2, Ratio::OvnOverOurs),
+        m("controller OpenFlow flows in br-int", |r| r.flows as f64, 0, Ratio::OursOverOvn),
+        m("controller peak memory, VmHWM (MiB)", |r| r.peak_mib, 1, Ratio::OvnOverOurs),
+        m(format!("controller 1 new VIF -> Port_Binding up (ms, median of {samples})"), |r| median(&r.bind_ms), 1, Ratio::OvnOverOurs),
+    ]
+}
+
+fn cell<T>(o: &Outcome<T>, metric: &Metric<T>) -> String {
+    match o {
+        Ok(r) => {
+            let v = (metric.value)(r);
+            if v.is_finite() {
+                format!("{v:.*}", metric.decimals)
+            } else {
+                "-".to_string()
+            }
+        }
+        Err(_) => "failed".to_string(),
+    }
+}
+
+fn ratio_cell<T>(ours: &Outcome<T>, ovn: &Outcome<T>, metric: &Metric<T>) -> String {
+    let (Ok(a), Ok(b)) = (ours, ovn) else { return "-".to_string() };
+    let (ours, ovn) = ((metric.value)(a), (metric.value)(b));
+    let r = match metric.ratio {
+        Ratio::OvnOverOurs => ovn / ours,
+        Ratio::OursOverOvn => ours / ovn,
+        Ratio::Neither => return "-".to_string(),
+    };
+    if !r.is_finite() {
+        return "-".to_string();
+    }
+    match metric.ratio {
+        Ratio::OvnOverOurs => format!("{r:.2}x (OVN/ours)"),
+        _ => format!("{r:.2} (ours/OVN)"),
+    }
+}
+
+/// The results as a Markdown table: metric-major, so one metric's sizes sit together.
+pub fn table(r: &Results) -> String {
+    let mut rows: Vec<[String; 5]> = vec![];
+    for metric in northd_metrics(r.samples) {
+        for c in &r.northd {
+            let size = format!("{} ({} FIPs)", c.size, c.fips);
+            rows.push([metric.name.clone(), size, cell(&c.ours, &metric), cell(&c.ovn, &metric), ratio_cell(&c.ours, &c.ovn, &metric)]);
+        }
+    }
+    if let Some(c) = &r.controller {
+        for metric in controller_metrics(r.samples) {
+            let size = format!("{}, {} VIFs local", c.size, c.hosted);
+            rows.push([metric.name.clone(), size, cell(&c.ours, &metric), cell(&c.ovn, &metric), ratio_cell(&c.ours, &c.ovn, &metric)]);
+        }
+    }
+    let header = ["metric", "size", "ours", "OVN", "ratio"].map(String::from);
+    let mut width = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String; 5]| -> String {
+        let mut s = String::from("|");
+        for (i, (c, w)) in cells.iter().zip(width).enumerate() {
+            // Text left, numbers right.
+            if i < 2 {
+                let _ = write!(s, " {c:<w$} |");
+            } else {
+                let _ = write!(s, " {c:>w$} |");
+            }
+        }
+        s
+    };
+    let mut out = line(&header);
+    out.push('\n');
+    out.push('|');
+    for (i, w) in width.iter().enumerate() {
+        out.push_str(&if i < 2 { format!(" {} |", "-".repeat(*w)) } else { format!(" {}: |", "-".repeat(w - 1)) });
+    }
+    out.push('\n');
+    for row in &rows {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}
+
+/// The failed measurements, one line each.
+pub fn failures(r: &Results) -> Vec<String> {
+    let mut v = vec![];
+    for c in &r.northd {
+        for (who, o) in [("ours", c.ours.as_ref().err()), ("OVN", c.ovn.as_ref().err())] {
+            if let Some(e) = o {
+                v.push(format!("northd {who} {}: {e}", c.size));
+            }
+        }
+    }
+    if let Some(c) = &r.controller {
+        for (who, o) in [("ours", c.ours.as_ref().err()), ("OVN", c.ovn.as_ref().err())] {
+            if let Some(e) = o {
+                v.push(format!("controller {who} {}: {e}", c.size));
+            }
+        }
+    }
+    v
+}
+
+/// One acceptance target: held, failed, or could not be judged (a measurement is missing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub held: Option<bool>,
+    pub text: String,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mark = match self.held {
+            Some(true) => "[PASS]",
+            Some(false) => "[FAIL]",
+            None => "[ n/a]",
+        };
+        write!(f, "{mark} {}", self.text)
+    }
+}
+
+fn verdict(held: Option<bool>, text: String) -> Verdict {
+    Verdict { held, text }
+}
+
+const TARGET: Size = Size { switches: 100, ports: 100 };
+
+/// The issue's acceptance targets, judged at 100x100 when that size ran (else at the largest size that
+/// did, which the lines then say), and the growth from the smallest to the largest size.
+pub fn acceptance(r: &Results) -> Vec<Verdict> {
+    let mut v = vec![];
+    let case = r.northd.iter().find(|c| c.size == TARGET).or_else(|| r.northd.iter().max_by_key(|c| c.size.vifs()));
+    if let Some(c) = case {
+        let at = if c.size == TARGET && c.fips == 1000 {
+            String::new()
+        } else {
+            format!(" (at {} with {} FIPs, not 100x100 with 1000)", c.size, c.fips)
+        };
+        let both = match (&c.ours, &c.ovn) {
+            (Ok(a), Ok(b)) => Some((a, b)),
+            _ => None,
+        };
+        v.push(match both {
+            Some((a, b)) => {
+                let x = b.first_sync_s / a.first_sync_s;
+                verdict(
+                    Some(x >= 5.0),
+                    format!(
+                        "northd first sync at least 5x faster than ovn-northd: {x:.2}x ({:.2} s vs {:.2} s){at}",
+                        a.first_sync_s, b.first_sync_s
+                    ),
+                )
+            }
+            None => verdict(None, format!("northd first sync at least 5x faster: not measured{at}")),
+        });
+        v.push(match both {
+            Some((a, b)) => {
+                let x = a.peak_mib / b.peak_mib;
+                verdict(
+                    Some(a.peak_mib * 3.0 <= b.peak_mib),
+                    format!(
+                        "northd memory at most a third of ovn-northd's: {x:.2} of it (VmHWM {:.1} vs {:.1} MiB){at}",
+                        a.peak_mib, b.peak_mib
+                    ),
+                )
+            }
+            None => verdict(None, format!("northd memory at most a third: not measured{at}")),
+        });
+        type Get = fn(&NorthdRun) -> (&[f64], &[f64], &[f64]);
+        let kinds: [(&str, Get); 2] =
+            [("port", |r| (&r.direct_port_ms, &r.port_ms, &r.nbctl_port_ms)), ("FIP", |r| (&r.direct_fip_ms, &r.fip_ms, &r.nbctl_fip_ms))];
+        for (what, get) in kinds {
+            v.push(match &c.ours {
+                Ok(a) => {
+                    let (direct, nbctl, alone) = get(a);
+                    let ms = median(direct);
+                    verdict(
+                        Some(ms <= 50.0),
+                        format!(
+                            "adding one {what} reaches the SB within 50 ms: {ms:.1} ms from the NB commit (ovn-nbctl --wait=sb: {:.1} ms, \
+                             of which the tool alone {:.1} ms){at}",
+                            median(nbctl),
+                            median(alone)
+                        ),
+                    )
+                }
+                Err(_) => verdict(None, format!("adding one {what} within 50 ms: not measured{at}")),
+            });
+        }
+    }
+    if let Some(c) = &r.controller {
+        let at = format!(" ({} network, {} VIFs on the chassis)", c.size, c.hosted);
+        v.push(match (&c.ours, &c.ovn) {
+            (Ok(a), Ok(b)) => verdict(
+                Some(a.first_s < b.first_s),
+                format!("controller first full programming faster than ovn-controller: {:.2} s vs {:.2} s{at}", a.first_s, b.first_s),
+            ),
+            _ => verdict(None, format!("controller first full programming faster: not measured{at}")),
+        });
+        v.push(match &c.ours {
+            Ok(a) => {
+                let ms = median(&a.bind_ms);
+                verdict(Some(ms <= 100.0), format!("one new port's flows installed within 100 ms: {ms:.1} ms (median){at}"))
+            }
+            Err(_) => verdict(None, format!("one new port's flows within 100 ms: not measured{at}")),
+        });
+    }
+    v.extend(growth(r));
+    v
+}
+
+/// "Cost grows no worse than linearly": each of our costs from the smallest to the largest size grows by
+/// at most the factor the number of VIFs grows by.
+fn growth(r: &Results) -> Option<Verdict> {
+    let ok: Vec<&NorthdCase> = r.northd.iter().filter(|c| c.ours.is_ok()).collect();
+    let small = ok.iter().min_by_key(|c| c.size.vifs())?;
+    let large = ok.iter().max_by_key(|c| c.size.vifs())?;
+    if small.size.vifs() == large.size.vifs() {
+        return None;
+    }
+    let (Ok(a), Ok(b)) = (&small.ours, &large.ours) else { return None };
+    let k = f64::from(large.size.vifs()) / f64::from(small.size.vifs());
+    type Cost = fn(&NorthdRun) -> f64;
+    let costs: [(&str, Cost); 5] = [
+        ("first sync", |r| r.first_sync_s),
+        ("CPU", |r| r.first_sync_cpu_s),
+        ("VmHWM", |r| r.peak_mib),
+        ("add port", |r| median(&r.direct_port_ms)),
+        ("add FIP", |r| median(&r.direct_fip_ms)),
+    ];
+    let mut held = true;
+    let mut parts = vec![];
+    for (name, f) in costs {
+        let g = f(b) / f(a);
+        held &= g <= k;
+        parts.push(format!("{name} x{g:.2}"));
+    }
+    let ovn = match (&small.ovn, &large.ovn) {
+        (Ok(x), Ok(y)) => format!("; ovn-northd's first sync x{:.2}", y.first_sync_s / x.first_sync_s),
+        _ => String::new(),
+    };
+    Some(verdict(
+        Some(held),
+        format!("our northd's cost grows at most linearly from {} to {} (x{k:.0} VIFs): {}{ovn}", small.size, large.size, parts.join(", ")),
+    ))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn run(first: f64, peak: f64, port: f64) -> NorthdRun {
+        NorthdRun {
+            first_sync_s: first,
+            first_sync_cpu_s: first,
+            first_sync_sb_cpu_s: first,
+            lflows: 1000,
+            peak_mib: peak,
+            rss_mib: peak,
+            port_ms: vec![port + 10.0; 3],
+            fip_ms: vec![port + 10.0; 3],
+            direct_port_ms: vec![port; 3],
+            direct_fip_ms: vec![port; 3],
+            nbctl_port_ms: vec![5.0],
+            nbctl_fip_ms: vec![5.0],
+        }
+    }
+
+    #[test]
+    fn table_and_targets() {
+        let r = Results {
+            samples: 3,
+            northd: vec![
+                NorthdCase {
+                    size: Size { switches: 10, ports: 100 },
+                    fips: 100,
+                    ours: Ok(run(0.3, 100.0, 20.0)),
+                    ovn: Ok(run(3.0, 200.0, 200.0)),
+                },
+                NorthdCase { size: TARGET, fips: 1000, ours: Ok(run(2.0, 250.0, 40.0)), ovn: Err("boom".into()) },
+            ],
+            controller: None,
+        };
+        let t = table(&r);
+        assert!(t.contains("| northd first sync (s)"), "{t}");
+        assert!(t.contains("10.00x (OVN/ours)"), "{t}");
+        assert!(t.contains("failed"), "{t}");
+        let a = acceptance(&r);
+        assert_eq!(a.iter().filter(|v| v.held.is_none()).count(), 2, "{a:?}");
+        assert!(a.iter().any(|v| v.held == Some(true) && v.text.contains("grows at most linearly")), "{a:?}");
+        assert_eq!(failures(&r), ["northd OVN 100x100: boom"]);
+    }
+}
