@@ -44,6 +44,8 @@ struct State {
     nb_dirty: bool,
     /// Port bindings or switch ports changed since `up` was last copied to the Northbound.
     ports_dirty: bool,
+    /// Logical_Switch_Port rows changed since the engine last ran.
+    changed_lsps: BTreeSet<Uuid>,
     logged: BTreeSet<String>,
 }
 
@@ -102,6 +104,7 @@ async fn round(
         let changes = r.take_changes();
         state.nb_dirty |= changes.keys().any(|t| t != nb::table::NB_GLOBAL);
         state.ports_dirty |= changes.contains_key(nb::table::LOGICAL_SWITCH_PORT);
+        state.changed_lsps.extend(changes.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten().copied());
         match state.snapshot.as_mut() {
             Some(snap) if !recompute_always => snap.apply_changes(r, &changes),
             _ => state.snapshot = Some(NbSnapshot::from_replica(r)),
@@ -129,12 +132,17 @@ async fn round(
             state.engine = Some((engine, SbIndex::build(r), sb_syncs));
             state.nb_dirty = false;
             state.ports_dirty = true;
+            state.changed_lsps.clear();
             (txn, counts, delta.recomputed)
         } else {
             let Some((engine, ix, _)) = state.engine.as_mut() else { return Ok(()) };
             let touched = ix.apply(r, &changes);
             let index_us = t.elapsed().as_micros() as u64;
-            let delta = if std::mem::take(&mut state.nb_dirty) { engine.run(snapshot) } else { Default::default() };
+            let delta = if std::mem::take(&mut state.nb_dirty) {
+                engine.run_changed(snapshot, &std::mem::take(&mut state.changed_lsps))
+            } else {
+                Default::default()
+            };
             let engine_us = t.elapsed().as_micros() as u64 - index_us;
             let (txn, counts) = sync_delta::plan_delta(engine, &delta, &touched, r, ix, &extras);
             tracing::trace!(index_us, engine_us, "incremental round");

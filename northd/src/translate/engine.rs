@@ -85,6 +85,7 @@ pub struct Engine {
     units: HashMap<UnitId, (u64, UnitOut)>,
     /// Every desired flow by its key hash, with the number of units that produce it.
     flow_refs: HashMap<u64, (Lflow, u32)>,
+    lsp_hashes: LspHashes,
     datapaths: BTreeMap<Uuid, Datapath>,
     ports: BTreeMap<String, PortBinding>,
     mc_groups: BTreeMap<(Uuid, String), MulticastGroup>,
@@ -108,7 +109,9 @@ fn hash_router_port(p: &RouterPort, h: &mut DefaultHasher) {
 
 /// Hashes a switch port without `up`: ovn-controller flips it (through northd) as ports come and go, and
 /// no flow depends on it. Destructured whole, so a new column must be placed on one side or the other.
-fn hash_lsp(lsp: &model::nb::LogicalSwitchPort, h: &mut DefaultHasher) {
+fn hash_lsp(lsp: &model::nb::LogicalSwitchPort) -> u64 {
+    let mut h = DefaultHasher::new();
+    let h = &mut h;
     let model::nb::LogicalSwitchPort {
         uuid,
         name,
@@ -126,14 +129,26 @@ fn hash_lsp(lsp: &model::nb::LogicalSwitchPort, h: &mut DefaultHasher) {
     } = lsp;
     (uuid, name, kind, options, addresses, raw_addresses, port_security).hash(h);
     (parent_name, tag, tag_request, enabled, external_ids).hash(h);
+    h.finish()
+}
+
+/// Switch-port hashes, kept between rounds: a round given the changed ports re-hashes only those (the
+/// switches' fingerprints then combine 8-byte values instead of hashing every port's strings).
+#[derive(Debug, Clone, Default)]
+struct LspHashes(HashMap<Uuid, u64>);
+
+impl LspHashes {
+    fn get(&mut self, lsp: &model::nb::LogicalSwitchPort) -> u64 {
+        *self.0.entry(lsp.uuid).or_insert_with(|| hash_lsp(lsp))
+    }
 }
 
 /// Everything a switch unit reads.
-fn switch_fingerprint(topo: &Topology, sw: &Switch) -> u64 {
+fn switch_fingerprint(topo: &Topology, sw: &Switch, lsps: &mut LspHashes) -> u64 {
     let mut h = DefaultHasher::new();
     sw.ls.hash(&mut h);
     for p in &sw.ports {
-        hash_lsp(p.lsp, &mut h);
+        lsps.get(p.lsp).hash(&mut h);
         p.peer.hash(&mut h);
         if let Some(rp) = p.peer.and_then(|(lrp, _)| topo.router_port(lrp)) {
             hash_router_port(rp, &mut h);
@@ -260,8 +275,22 @@ impl Engine {
         self.ha_groups.keys().map(String::as_str)
     }
 
-    /// Brings the desired Southbound up to date with `nb`, recomputing only what changed.
+    /// Brings the desired Southbound up to date with `nb`, recomputing only what changed (every input is
+    /// hashed again).
     pub fn run(&mut self, nb: &NbSnapshot) -> Delta {
+        self.lsp_hashes.0.clear();
+        self.run_changed(nb, &BTreeSet::new())
+    }
+
+    /// [`Engine::run`] for a caller that knows which `Logical_Switch_Port` rows changed since the last run
+    /// (inserted, modified or deleted, as `Replica::take_changes` reports them): only those are hashed again.
+    pub fn run_changed(&mut self, nb: &NbSnapshot, changed_ports: &BTreeSet<Uuid>) -> Delta {
+        for u in changed_ports {
+            self.lsp_hashes.0.remove(u);
+        }
+        if self.lsp_hashes.0.len() > 2 * nb.switch_ports.len() + 1024 {
+            self.lsp_hashes.0.retain(|u, _| nb.switch_ports.contains_key(u));
+        }
         let mut warnings: Vec<String> = nb.errors.iter().map(|e| e.to_string()).collect();
         let started = std::time::Instant::now();
         let topo = Topology::build(nb, &mut warnings);
@@ -276,7 +305,7 @@ impl Engine {
         for sw in switches {
             let id = UnitId::Switch(sw.ls.uuid);
             live.insert(id);
-            let fp = switch_fingerprint(&topo, sw) ^ hash_of(&self.keys.datapaths.get(&sw.ls.uuid));
+            let fp = switch_fingerprint(&topo, sw, &mut self.lsp_hashes) ^ hash_of(&self.keys.datapaths.get(&sw.ls.uuid));
             self.refresh(id, fp, &mut delta, |keys| {
                 let mut sb = DesiredSb::default();
                 bindings::switch_rows(&topo, sw, keys, &mut sb);
