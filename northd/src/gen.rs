@@ -8,8 +8,6 @@
 //!   one SNAT per switch, a default route, F dnat_and_snat FIPs on the first F ports
 //! ```
 
-use std::collections::BTreeMap;
-
 use model::nb::table;
 use model::ovsdb::transact::{RowData, Transaction};
 use model::ovsdb::{Atom, Datum};
@@ -22,7 +20,7 @@ pub struct Size {
 }
 
 fn row(cols: &[(&str, Datum)]) -> RowData {
-    cols.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>()
+    cols.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 /// The name, MAC and IP of VIF `p` of switch `s`.

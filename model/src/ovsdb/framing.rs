@@ -30,7 +30,13 @@ pub struct JsonStreamDecoder {
     depth: usize,
     in_string: bool,
     escaped: bool,
+    /// Bytes at the front of `buf` already handed out by [`JsonStreamDecoder::next_message`], dropped on
+    /// the next call.
+    consumed: usize,
 }
+
+/// Past this capacity, an emptied buffer gives its memory back (one big message must not pin its size).
+const KEEP_CAPACITY: usize = 1 << 20;
 
 impl JsonStreamDecoder {
     pub fn new() -> Self {
@@ -39,16 +45,44 @@ impl JsonStreamDecoder {
 
     /// Adds bytes read from the stream.
     pub fn feed(&mut self, data: &[u8]) {
+        self.compact();
         self.buf.extend_from_slice(data);
     }
 
     /// Bytes buffered but not yet returned as a value.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.consumed
+    }
+
+    /// Drops the bytes of messages already returned.
+    fn compact(&mut self) {
+        if self.consumed == 0 {
+            return;
+        }
+        self.buf.drain(..self.consumed);
+        self.pos -= self.consumed;
+        if let Some(s) = self.start.as_mut() {
+            *s -= self.consumed;
+        }
+        self.consumed = 0;
+        if self.buf.capacity() > KEEP_CAPACITY && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf.shrink_to(KEEP_CAPACITY.max(2 * self.buf.len()));
+        }
     }
 
     /// Returns the next complete value, `Ok(None)` if more bytes are needed.
     pub fn next_value(&mut self) -> Result<Option<Value>, FramingError> {
+        match self.next_message()? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(serde_json::from_slice(bytes)?)),
+        }
+    }
+
+    /// Returns the text of the next complete value without parsing it (so the caller can read it with
+    /// typed serde visitors), `Ok(None)` if more bytes are needed. The slice stays valid until the next
+    /// call on the decoder.
+    pub fn next_message(&mut self) -> Result<Option<&[u8]>, FramingError> {
+        self.compact();
         while self.pos < self.buf.len() {
             let c = self.buf[self.pos];
             self.pos += 1;
@@ -62,8 +96,8 @@ impl JsonStreamDecoder {
                     }
                     _ => {
                         // Skip the bad byte so a caller that logs and goes on does not loop forever.
-                        self.buf.drain(..self.pos);
-                        self.pos = 0;
+                        self.consumed = self.pos;
+                        self.compact();
                         return Err(FramingError::Garbage(c as char));
                     }
                 }
@@ -86,10 +120,8 @@ impl JsonStreamDecoder {
                     if self.depth == 0 {
                         let start = self.start.take().unwrap_or(0);
                         let end = self.pos;
-                        let parsed = serde_json::from_slice(&self.buf[start..end]);
-                        self.buf.drain(..end);
-                        self.pos = 0;
-                        return Ok(Some(parsed?));
+                        self.consumed = end;
+                        return Ok(Some(&self.buf[start..end]));
                     }
                 }
                 _ => {}
@@ -120,6 +152,22 @@ mod tests {
         let v = decode_all(&mut d);
         assert_eq!(v, vec![json!({"id":1,"result":["a}b"]}), json!({"id":null,"method":"echo","params":[]})]);
         assert_eq!(d.pending(), 0);
+    }
+
+    #[test]
+    fn hands_out_message_text_and_gives_memory_back() {
+        let mut d = JsonStreamDecoder::new();
+        let big = format!("{{\"id\":1,\"result\":\"{}\"}}", "x".repeat(4 << 20));
+        d.feed(big.as_bytes());
+        d.feed(b" [1,");
+        assert_eq!(d.next_message().unwrap(), Some(big.as_bytes()));
+        assert_eq!(d.next_message().unwrap(), None);
+        assert_eq!(d.pending(), 4);
+        d.feed(b"2]");
+        assert_eq!(d.next_message().unwrap(), Some(&b"[1,2]"[..]));
+        assert_eq!(d.next_message().unwrap(), None);
+        assert_eq!(d.pending(), 0);
+        assert!(d.buf.capacity() <= KEEP_CAPACITY, "{}", d.buf.capacity());
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! An OVSDB (RFC 7047) client on tokio, and the data model it carries.
 
+pub mod atomset;
 pub mod client;
 pub mod datum;
 pub mod framing;
 pub mod jsonrpc;
 pub mod remote;
 pub mod replica;
+pub mod row;
 pub mod schema;
 pub mod session;
 pub mod transact;
+pub mod update;
 pub mod uuid;
 
 pub use client::{Client, ClientError};

@@ -5,6 +5,7 @@
 //!   ┌─▶ connect (each remote in turn) ──fail──▶ sleep(backoff; doubles up to max) ─┐
 //!   │        │ ok                                                                   │
 //!   │   get_schema, monitor_cond ──▶ clear replica, apply "initial" rows            │
+//!   │        │  (read from the reply's bytes straight into rows: see UpdateDecoder)  │
 //!   │        │                                                                      │
 //!   │   apply every update2 ◀── notifications ── until the connection closes ───────┘
 //!   └──────────────────────────────────────────────────────────────────────────────┘
@@ -21,8 +22,9 @@ use tokio::sync::{watch, RwLock};
 use tokio::task::JoinHandle;
 
 use super::client::{Client, ClientError};
-use super::replica::Replica;
+use super::replica::{monitor_requests, Replica};
 use super::transact::Transaction;
+use super::update::UpdateDecoder;
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -145,19 +147,25 @@ async fn follow(
     status: &watch::Sender<SessionStatus>,
 ) -> Result<(), ClientError> {
     let mut client = Client::connect(&config.remotes).await?;
-    let mut notifications = client.take_notifications().ok_or(ClientError::Disconnected)?;
+    // Only our monitor's updates matter here, and they come on their own stream.
+    drop(client.take_notifications());
     let schema = Arc::new(client.get_schema(&config.db).await?);
     let tables: Vec<&str> = config.tables.iter().map(String::as_str).collect();
-    let requests = Replica::new(Arc::clone(&schema)).monitor_requests(&tables);
-    let initial = client.monitor_cond(&config.db, json!(MONITOR_ID), requests).await?;
+    let requests = monitor_requests(&schema, &tables);
+    // The replica's own decoder when it stays, so every row shares the replica's layouts.
+    let decoder = match lock(replica).as_ref() {
+        Some(r) if **r.schema() == *schema => r.decoder().clone(),
+        _ => UpdateDecoder::new(Arc::clone(&schema)),
+    };
+    let (initial, mut updates) = client.monitor_cond_updates(&config.db, json!(MONITOR_ID), requests, decoder.clone()).await?;
     {
         let mut guard = lock(replica);
         let r = match guard.as_mut() {
             Some(r) if **r.schema() == *schema => r,
-            _ => guard.insert(Replica::new(schema)),
+            _ => guard.insert(Replica::with_decoder(decoder)),
         };
         r.clear();
-        let stats = r.apply_update2(&initial).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let stats = r.apply(initial).map_err(|e| ClientError::Protocol(e.to_string()))?;
         tracing::info!(db = %config.db, remote = %client.remote(), rows = stats.inserted, "synced");
         let seqno = r.seqno();
         status.send_modify(|s| {
@@ -167,17 +175,10 @@ async fn follow(
         });
     }
     *client_slot.write().await = Some(Arc::new(client));
-    while let Some(n) = notifications.recv().await {
-        if n.method != "update2" {
-            continue;
-        }
-        let (Some(id), Some(updates)) = (n.params.get(0), n.params.get(1)) else { continue };
-        if id != MONITOR_ID {
-            continue;
-        }
+    while let Some(u) = updates.recv().await {
         let mut guard = lock(replica);
         if let Some(r) = guard.as_mut() {
-            if let Err(e) = r.apply_update2(updates) {
+            if let Err(e) = r.apply(u) {
                 tracing::warn!(error = %e, "bad update2");
             }
             let seqno = r.seqno();

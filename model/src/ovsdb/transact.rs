@@ -5,15 +5,315 @@
 //! into other rows), and a `wait` operation makes the whole transaction fail if a row changed since it was
 //! read, which is how a client that read, decided and wrote stays correct when another client wrote between.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::datum::{Atom, Datum};
 use super::uuid::Uuid;
 
-pub type RowData = BTreeMap<String, Datum>;
+/// A column name in a [`RowData`]: shared, immutable text that reads like a `&str`.
+///
+/// A transaction that writes a whole Southbound names the same few columns tens of thousands of times;
+/// each name is allocated once (per thread) and shared by every row that uses it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ColumnName(Arc<str>);
+
+/// Names interned per thread; past this many (never, with the schemas we know) names are not shared.
+const MAX_INTERNED: usize = 4096;
+
+thread_local! {
+    static NAMES: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+}
+
+impl ColumnName {
+    pub fn new(name: &str) -> ColumnName {
+        NAMES.with(|names| {
+            let mut names = names.borrow_mut();
+            if let Some(n) = names.get(name) {
+                return ColumnName(Arc::clone(n));
+            }
+            let n: Arc<str> = Arc::from(name);
+            if names.len() < MAX_INTERNED {
+                names.insert(Arc::clone(&n));
+            }
+            ColumnName(n)
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ColumnName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for ColumnName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for ColumnName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ColumnName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ColumnName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for ColumnName {
+    fn from(s: &str) -> Self {
+        ColumnName::new(s)
+    }
+}
+
+impl From<String> for ColumnName {
+    fn from(s: String) -> Self {
+        ColumnName::new(&s)
+    }
+}
+
+impl From<&String> for ColumnName {
+    fn from(s: &String) -> Self {
+        ColumnName::new(s)
+    }
+}
+
+impl From<ColumnName> for String {
+    fn from(c: ColumnName) -> String {
+        c.0.to_string()
+    }
+}
+
+impl PartialEq<str> for ColumnName {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ColumnName {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for ColumnName {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl Serialize for ColumnName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// The columns of a row to write: column name to value, in name order, with the `BTreeMap` methods
+/// callers use. A sorted vector of shared names ([`ColumnName`]): a transaction that writes a whole
+/// Southbound holds tens of thousands of these, and a B-tree node and a `String` per column cost several
+/// times the few values they hold.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct RowData(Vec<(ColumnName, Datum)>);
+
+impl RowData {
+    pub const fn new() -> RowData {
+        RowData(Vec::new())
+    }
+
+    fn find(&self, column: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(c, _)| c.as_str().cmp(column))
+    }
+
+    /// Sets a column named by a shared name, returning the value it replaced.
+    pub fn insert_name(&mut self, column: ColumnName, value: Datum) -> Option<Datum> {
+        match self.find(&column) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (column, value));
+                None
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, column: &str) -> Option<&Datum> {
+        self.find(column).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, column: &str) -> Option<&mut Datum> {
+        self.find(column).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, column: &str) -> bool {
+        self.find(column).is_ok()
+    }
+
+    /// Sets a column, returning the value it replaced.
+    pub fn insert(&mut self, column: String, value: Datum) -> Option<Datum> {
+        match self.find(&column) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (ColumnName::new(&column), value));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, column: &str) -> Option<Datum> {
+        self.find(column).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn retain(&mut self, mut f: impl FnMut(&ColumnName, &mut Datum) -> bool) {
+        self.0.retain_mut(|(c, d)| f(c, d));
+    }
+
+    /// Columns and values, in name order.
+    pub fn iter(&self) -> RowDataIter<'_> {
+        RowDataIter(self.0.iter())
+    }
+
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&ColumnName, &mut Datum)> + ExactSizeIterator + '_ {
+        self.0.iter_mut().map(|(c, d)| (&*c, d))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &ColumnName> + ExactSizeIterator + '_ {
+        self.0.iter().map(|(c, _)| c)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Datum> + ExactSizeIterator + '_ {
+        self.0.iter().map(|(_, d)| d)
+    }
+
+    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Datum> + ExactSizeIterator + '_ {
+        self.0.iter_mut().map(|(_, d)| d)
+    }
+}
+
+impl fmt::Debug for RowData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Into<ColumnName>> FromIterator<(K, Datum)> for RowData {
+    /// Of two entries for one column the later wins (as with `BTreeMap`).
+    fn from_iter<I: IntoIterator<Item = (K, Datum)>>(iter: I) -> Self {
+        let mut v: Vec<(ColumnName, Datum)> = iter.into_iter().map(|(k, d)| (k.into(), d)).collect();
+        if !v.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Stable, so entries for one column stay in order and the last can win.
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut out: Vec<(ColumnName, Datum)> = Vec::with_capacity(v.len());
+            for (c, d) in v {
+                match out.last_mut() {
+                    Some(last) if last.0 == c => last.1 = d,
+                    _ => out.push((c, d)),
+                }
+            }
+            v = out;
+        }
+        RowData(v)
+    }
+}
+
+impl<K: Into<ColumnName>> Extend<(K, Datum)> for RowData {
+    fn extend<I: IntoIterator<Item = (K, Datum)>>(&mut self, iter: I) {
+        let old = std::mem::take(&mut self.0);
+        *self = old.into_iter().chain(iter.into_iter().map(|(k, d)| (k.into(), d))).collect();
+    }
+}
+
+impl<const N: usize> From<[(String, Datum); N]> for RowData {
+    fn from(a: [(String, Datum); N]) -> Self {
+        a.into_iter().collect()
+    }
+}
+
+impl std::ops::Index<&str> for RowData {
+    type Output = Datum;
+    /// The value of a column; panics if the row lacks it (as `BTreeMap` does).
+    fn index(&self, column: &str) -> &Datum {
+        match self.get(column) {
+            Some(d) => d,
+            None => panic!("no column {column} in this row"),
+        }
+    }
+}
+
+/// The columns of a [`RowData`] as `(&name, &value)`, in name order.
+#[derive(Clone)]
+pub struct RowDataIter<'a>(std::slice::Iter<'a, (ColumnName, Datum)>);
+
+impl<'a> Iterator for RowDataIter<'a> {
+    type Item = (&'a ColumnName, &'a Datum);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(c, d)| (c, d))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+impl DoubleEndedIterator for RowDataIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(c, d)| (c, d))
+    }
+}
+impl ExactSizeIterator for RowDataIter<'_> {}
+
+impl<'a> IntoIterator for &'a RowData {
+    type Item = (&'a ColumnName, &'a Datum);
+    type IntoIter = RowDataIter<'a>;
+    fn into_iter(self) -> RowDataIter<'a> {
+        self.iter()
+    }
+}
+
+impl IntoIterator for RowData {
+    type Item = (ColumnName, Datum);
+    type IntoIter = std::vec::IntoIter<(ColumnName, Datum)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Serialize for RowData {
+    /// A JSON object, columns in name order.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (c, d) in &self.0 {
+            m.serialize_entry(c, d)?;
+        }
+        m.end()
+    }
+}
 
 /// `[column, function, value]`: which rows an operation applies to.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +360,20 @@ impl Mutation {
     }
 }
 
+impl Serialize for Condition {
+    /// `[column, function, value]`, as [`Condition::to_json`] builds it.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.column, self.function, &self.value).serialize(s)
+    }
+}
+
+impl Serialize for Mutation {
+    /// `[column, mutator, value]`, as [`Mutation::to_json`] builds it.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.column, self.mutator, &self.value).serialize(s)
+    }
+}
+
 impl From<Atom> for Datum {
     fn from(a: Atom) -> Datum {
         Datum::atom(a)
@@ -78,11 +392,86 @@ pub enum Operation {
 }
 
 fn row_json(row: &RowData) -> Value {
-    Value::Object(row.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<Map<_, _>>())
+    Value::Object(row.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect::<Map<_, _>>())
 }
 
 fn conds_json(c: &[Condition]) -> Value {
     Value::Array(c.iter().map(Condition::to_json).collect())
+}
+
+impl Serialize for Operation {
+    /// The JSON object of [`Operation::to_json`] (same members, same order), written straight to the
+    /// serializer: a big transaction goes to bytes without a `Value` tree in between.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        match self {
+            Operation::Insert { table, row, uuid_name } => {
+                m.serialize_entry("op", "insert")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("row", row)?;
+                if let Some(n) = uuid_name {
+                    m.serialize_entry("uuid-name", n)?;
+                }
+            }
+            Operation::Update { table, conditions, row } => {
+                m.serialize_entry("op", "update")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", conditions)?;
+                m.serialize_entry("row", row)?;
+            }
+            Operation::Mutate { table, conditions, mutations } => {
+                m.serialize_entry("op", "mutate")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", conditions)?;
+                m.serialize_entry("mutations", mutations)?;
+            }
+            Operation::Delete { table, conditions } => {
+                m.serialize_entry("op", "delete")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", conditions)?;
+            }
+            Operation::Select { table, conditions, columns } => {
+                m.serialize_entry("op", "select")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", conditions)?;
+                if let Some(c) = columns {
+                    m.serialize_entry("columns", c)?;
+                }
+            }
+            Operation::Wait { table, conditions, columns, equal, rows, timeout_ms } => {
+                m.serialize_entry("op", "wait")?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("where", conditions)?;
+                m.serialize_entry("columns", columns)?;
+                m.serialize_entry("until", if *equal { "==" } else { "!=" })?;
+                m.serialize_entry("rows", rows)?;
+                m.serialize_entry("timeout", timeout_ms)?;
+            }
+            Operation::Comment(c) => {
+                m.serialize_entry("op", "comment")?;
+                m.serialize_entry("comment", c)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// The `params` of a `transact` request, `[db, op, ...]`, serialized without building them as values
+/// (see [`Transaction::params`]).
+pub struct TransactParams<'a> {
+    db: &'a str,
+    txn: &'a Transaction,
+}
+
+impl Serialize for TransactParams<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(1 + self.txn.ops.len()))?;
+        seq.serialize_element(self.db)?;
+        for op in &self.txn.ops {
+            seq.serialize_element(op)?;
+        }
+        seq.end()
+    }
 }
 
 impl Operation {
@@ -190,14 +579,30 @@ impl Transaction {
         std::iter::once(json!(db)).chain(self.ops.iter().map(Operation::to_json)).collect()
     }
 
+    /// The `params` of the `transact` request, to serialize straight to bytes (the same JSON as
+    /// [`Transaction::to_params`]).
+    pub fn params<'a>(&'a self, db: &'a str) -> TransactParams<'a> {
+        TransactParams { db, txn: self }
+    }
+
     /// Reads the server's result array: the per-operation results, or the first failure.
     pub fn check_result(&self, result: &Value) -> Result<Vec<Value>, TransactError> {
-        let results = result.as_array().ok_or_else(|| TransactError {
-            index: None,
-            op: String::new(),
-            error: "reply is not an array".into(),
-            details: result.to_string(),
-        })?;
+        self.check_result_owned(result.clone())
+    }
+
+    /// [`Transaction::check_result`], taking the result (no copy of a big reply).
+    pub fn check_result_owned(&self, result: Value) -> Result<Vec<Value>, TransactError> {
+        let results = match result {
+            Value::Array(a) => a,
+            other => {
+                return Err(TransactError {
+                    index: None,
+                    op: String::new(),
+                    error: "reply is not an array".into(),
+                    details: other.to_string(),
+                })
+            }
+        };
         for (i, r) in results.iter().enumerate() {
             if let Some(e) = r.get("error") {
                 return Err(TransactError {
@@ -209,9 +614,14 @@ impl Transaction {
             }
         }
         if results.len() < self.ops.len() {
-            return Err(TransactError { index: None, op: String::new(), error: "short reply".into(), details: result.to_string() });
+            return Err(TransactError {
+                index: None,
+                op: String::new(),
+                error: "short reply".into(),
+                details: Value::Array(results).to_string(),
+            });
         }
-        Ok(results.clone())
+        Ok(results)
     }
 }
 
@@ -268,5 +678,33 @@ mod tests {
         assert_eq!(e.to_string(), "transaction failed at operation 1 (mutate of NB_Global): constraint violation: bad");
         let commit = t.check_result(&json!([{}, {"count": 1}, {"error": "referential integrity violation"}])).unwrap_err();
         assert_eq!(commit.op, "commit");
+    }
+
+    /// Every kind of operation serializes straight to the same JSON `to_params` builds.
+    #[test]
+    fn serializes_like_to_params() {
+        let mut t = Transaction::new();
+        let row = RowData::from([
+            ("name".to_string(), Datum::atom("sw \"1\"")),
+            ("ports".to_string(), Datum::set([Atom::Uuid(Uuid(7)), Atom::NamedUuid("row9".into())])),
+            ("options".to_string(), Datum::map([("k", "v"), ("a", "b")])),
+            ("w".to_string(), Datum::atom(Atom::Real(0.5))),
+            ("on".to_string(), Datum::atom(true)),
+            ("none".to_string(), Datum::empty_set()),
+        ]);
+        let a = t.insert("A", row.clone());
+        t.update("A", vec![Condition::uuid(Uuid(1))], row.clone());
+        t.mutate(
+            "A",
+            vec![Condition::eq("name", Datum::atom("x"))],
+            vec![Mutation::insert("ports", Datum::atom(a)), Mutation::delete("n", Datum::atom(2))],
+        );
+        t.delete("A", vec![Condition::uuid(Uuid(2))]);
+        t.select("A", vec![], Some(vec!["name".into()]));
+        t.select("A", vec![], None);
+        t.wait_equal("A", vec![Condition::uuid(Uuid(3))], vec!["name".into()], vec![row]);
+        t.comment("hello");
+        let direct = serde_json::to_string(&t.params("DB")).unwrap();
+        assert_eq!(direct, serde_json::to_string(&t.to_params("DB")).unwrap());
     }
 }

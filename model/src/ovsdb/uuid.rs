@@ -45,10 +45,36 @@ impl FromStr for Uuid {
     }
 }
 
+impl Uuid {
+    /// The canonical text, `8-4-4-4-12` lowercase hex digits, without allocating.
+    fn text(&self) -> [u8; 36] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 36];
+        let mut digit = 0;
+        for (i, c) in out.iter_mut().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                continue;
+            }
+            *c = HEX[((self.0 >> (124 - 4 * digit)) & 0xf) as usize];
+            digit += 1;
+        }
+        out
+    }
+}
+
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = format!("{:032x}", self.0);
-        write!(f, "{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+        let t = self.text();
+        // Only ASCII hex digits and dashes were written.
+        f.pad(std::str::from_utf8(&t).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl serde::Serialize for Uuid {
+    /// The canonical text (the second half of `["uuid", "..."]`).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.text();
+        s.serialize_str(std::str::from_utf8(&t).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -71,5 +97,8 @@ mod tests {
         assert!("7f2c51db-c310-4b0a-ac50-737675814e6".parse::<Uuid>().is_err());
         assert!("7f2c51dbxc310-4b0a-ac50-737675814e6a".parse::<Uuid>().is_err());
         assert!("7f2c51db-c310-4b0a-ac50-737675814e6g".parse::<Uuid>().is_err());
+        assert_eq!(Uuid(0).to_string(), "00000000-0000-0000-0000-000000000000");
+        assert_eq!(Uuid(u128::MAX).to_string(), "ffffffff-ffff-ffff-ffff-ffffffffffff");
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"7f2c51db-c310-4b0a-ac50-737675814e6a\"");
     }
 }

@@ -66,7 +66,7 @@ impl Db {
         self.new_rows.insert(uuid);
         let mut row = match self.schema.table(table) {
             Some(ts) => Row::with_defaults(uuid, ts),
-            None => Row { uuid, columns: BTreeMap::new() },
+            None => Row::new(uuid),
         };
         for (c, d) in columns {
             row.columns.insert(c.to_string(), d);
