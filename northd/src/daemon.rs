@@ -172,7 +172,10 @@ async fn round(
         let results = sb.transact(&txn).await?;
         let transact_ms = t.elapsed().as_millis() as u64;
         let t = Instant::now();
-        wait_applied(sb, &txn, &results, seqno).await;
+        let marker = last_insert(&txn, &results);
+        // The transaction and its results can be large (a first sync): gone before waiting.
+        drop((txn, results));
+        wait_applied(sb, marker, seqno).await;
         tracing::debug!(transact_ms, wait_ms = t.elapsed().as_millis() as u64, "written");
         tracing::info!(
             inserted = counts.inserted,
@@ -215,25 +218,27 @@ async fn round(
     Ok(())
 }
 
-/// Waits (briefly) until the Southbound replica shows our own transaction, so the next round does not plan
-/// the same inserts again.
-async fn wait_applied(sb: &Session, txn: &Transaction, results: &[Value], seqno_before: u64) {
-    let inserted: Vec<(String, Uuid)> = txn
-        .ops
-        .iter()
-        .zip(results)
-        .filter_map(|(op, r)| match op {
-            Operation::Insert { table, .. } => {
-                let u = r.get("uuid")?.get(1)?.as_str()?.parse().ok()?;
-                Some((table.clone(), u))
-            }
-            _ => None,
-        })
-        .collect();
+/// The table and UUID of the last row `txn` inserted. ovsdb-server reports a committed transaction in one
+/// update, which the replica applies whole, so one of its rows is enough to know it has arrived.
+fn last_insert(txn: &Transaction, results: &[Value]) -> Option<(String, Uuid)> {
+    txn.ops.iter().zip(results).rev().find_map(|(op, r)| match op {
+        Operation::Insert { table, .. } => {
+            let u = r.get("uuid")?.get(1)?.as_str()?.parse().ok()?;
+            Some((table.clone(), u))
+        }
+        _ => None,
+    })
+}
+
+/// Waits (briefly) until the Southbound replica shows our own transaction (its sequence number moved past
+/// `seqno_before` and, when it inserted rows, `marker` is there), so the next round does not plan the same
+/// inserts again.
+async fn wait_applied(sb: &Session, marker: Option<(String, Uuid)>, seqno_before: u64) {
     let mut rx = sb.watch();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let done = sb.replica().as_ref().is_some_and(|r| r.seqno() > seqno_before && inserted.iter().all(|(t, u)| r.row(t, *u).is_some()));
+        let done =
+            sb.replica().as_ref().is_some_and(|r| r.seqno() > seqno_before && marker.as_ref().is_none_or(|(t, u)| r.row(t, *u).is_some()));
         if done || tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
             return;
         }
