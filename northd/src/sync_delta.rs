@@ -258,9 +258,7 @@ pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replic
         match (engine.desired_port(name), row) {
             (Some(want), row) => {
                 let Some(dpa) = dp(&want.datapath, &dp_ref) else { continue };
-                let dps: HashMap<Uuid, Atom> = HashMap::from([(want.datapath, dpa)]);
-                let dpmap: BTreeMap<Uuid, Atom> = dps.into_iter().collect();
-                let mut cols = port_columns(want, &dpmap, &ha_refs);
+                let mut cols = port_columns(want, &BTreeMap::from([(want.datapath, dpa)]), &ha_refs);
                 match row {
                     Some(row) => {
                         if row.get("up").is_empty() {
