@@ -8,7 +8,9 @@
 //!   ([`ovsdb::session`]).
 //! - [`nb`]: typed, parsed-once views of the Northbound rows.
 //! - [`addr`]: the address grammar OVN uses (MACs, IPs, prefixes, `lsp` address strings).
+//! - [`logging`]: the daemons' shared log setup.
 
 pub mod addr;
+pub mod logging;
 pub mod nb;
 pub mod ovsdb;

@@ -30,18 +30,9 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.verbose));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match &args.log_file {
-        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            Ok(f) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
-            Err(e) => {
-                eprintln!("controller: {}: {e}", path.display());
-                return ExitCode::from(1);
-            }
-        },
-        None => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).init(),
+    if let Err(e) = model::logging::init(&args.verbose, args.log_file.as_deref()) {
+        eprintln!("controller: {e}");
+        return ExitCode::from(1);
     }
     let rundir = PathBuf::from(std::env::var("OVS_RUNDIR").unwrap_or_else(|_| "/var/run/openvswitch".to_string()));
     let ovs_remote = args.ovs_db.or(args.ovs_db_positional).unwrap_or_else(|| format!("unix:{}/db.sock", rundir.display()));

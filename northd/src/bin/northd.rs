@@ -36,18 +36,9 @@ fn default_remote(env: &str, sock: &str) -> String {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.verbose));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match &args.log_file {
-        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            Ok(f) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
-            Err(e) => {
-                eprintln!("northd: {}: {e}", path.display());
-                return ExitCode::from(1);
-            }
-        },
-        None => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).init(),
+    if let Err(e) = model::logging::init(&args.verbose, args.log_file.as_deref()) {
+        eprintln!("northd: {e}");
+        return ExitCode::from(1);
     }
     let config = Config {
         nb_remote: args.nb_db.unwrap_or_else(|| default_remote("OVN_NB_DB", "ovnnb_db.sock")),
