@@ -24,7 +24,7 @@
 //! `external_ids:encap-ip`; that is what `ovn-controller` does (checked: a claimed VIF shows `encap: []`), and
 //! an empty `encap` means "any of the chassis' encaps" to the senders.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use model::ovsdb::transact::{Condition, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
@@ -140,6 +140,18 @@ pub fn plan_bindings(
     installed: &dyn Fn(&str) -> bool,
     alive: &dyn Fn(&str) -> bool,
 ) -> BindingPlan {
+    plan_bindings_indexed(cfg, ovs_db, sb_db, &PortIndex::build(sb_db), installed, alive)
+}
+
+/// [`plan_bindings`] with an index of the Southbound's ports that is up to date with `sb_db`.
+pub fn plan_bindings_indexed(
+    cfg: &LocalConfig,
+    ovs_db: &Replica,
+    sb_db: &Replica,
+    index: &PortIndex,
+    installed: &dyn Fn(&str) -> bool,
+    alive: &dyn Fn(&str) -> bool,
+) -> BindingPlan {
     let view = OvsView::from_replica(ovs_db);
     let me = sb_db.table(sb::CHASSIS).find(|c| c.str("name") == cfg.system_id).map(|c| c.uuid);
 
@@ -171,7 +183,7 @@ pub fn plan_bindings(
 
     let mut plan = BindingPlan::default();
     let mut hosted_vifs: BTreeSet<Uuid> = BTreeSet::new(); // interfaces of hosted, installed VIFs
-    for pb in sb_db.table(sb::PORT_BINDING) {
+    for pb in index.candidates(vifs.keys(), me).into_iter().filter_map(|u| sb_db.row(sb::PORT_BINDING, u)) {
         let lport = pb.str("logical_port");
         let bound = pb.get("chassis").as_uuid();
         let kind = hosted_kind(cfg, sb_db, pb, &vifs, alive).filter(|_| !requested_elsewhere(cfg, sb_db, pb, me));
@@ -219,7 +231,7 @@ pub fn plan_bindings(
             .ports
             .insert(lport.to_string(), LocalPort { ofport: vif.map(|v| v.ofport), kind, datapath: dp, datapath_key: *dp_key, port_key });
     }
-    plan.local.datapaths = local_datapaths(cfg, sb_db, &plan.local, &dp_keys);
+    plan.local.datapaths = local_datapaths(cfg, sb_db, index, &plan.local, &dp_keys);
 
     // ovn-installed on the VIFs' interfaces.
     for (_, i) in view.interfaces_on(&cfg.integration_bridge) {
@@ -317,13 +329,17 @@ fn release(txn: &mut Transaction, pb: &Row, me: Uuid) {
 
 /// The hosted ports' datapaths and everything reachable from them through patch ports (and through our
 /// own l3gateway ports).
-fn local_datapaths(cfg: &LocalConfig, sb_db: &Replica, local: &LocalBindings, dp_keys: &BTreeMap<Uuid, u32>) -> BTreeMap<Uuid, u32> {
-    // datapath -> peer port names; port name -> datapath.
+fn local_datapaths(
+    cfg: &LocalConfig,
+    sb_db: &Replica,
+    index: &PortIndex,
+    local: &LocalBindings,
+    dp_keys: &BTreeMap<Uuid, u32>,
+) -> BTreeMap<Uuid, u32> {
+    // datapath -> peer port names.
     let mut peers: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
-    let mut dp_of: BTreeMap<&str, Uuid> = BTreeMap::new();
-    for pb in sb_db.table(sb::PORT_BINDING) {
+    for pb in index.links.iter().filter_map(|u| sb_db.row(sb::PORT_BINDING, *u)) {
         let Some(dp) = pb.get("datapath").as_uuid() else { continue };
-        dp_of.insert(pb.str("logical_port"), dp);
         let opts = pb.get("options");
         let crosses = match pb.str("type") {
             "patch" => true,
@@ -334,6 +350,10 @@ fn local_datapaths(cfg: &LocalConfig, sb_db: &Replica, local: &LocalBindings, dp
             peers.entry(dp).or_default().push(peer);
         }
     }
+    // A name's datapath: that of its last row (in UUID order) that has one.
+    let dp_of = |name: &str| {
+        index.by_name.get(name)?.iter().rev().filter_map(|u| sb_db.row(sb::PORT_BINDING, *u)).find_map(|r| r.get("datapath").as_uuid())
+    };
     let mut out = BTreeMap::new();
     let mut queue: VecDeque<Uuid> = local.ports.values().map(|p| p.datapath).collect();
     while let Some(dp) = queue.pop_front() {
@@ -342,12 +362,111 @@ fn local_datapaths(cfg: &LocalConfig, sb_db: &Replica, local: &LocalBindings, dp
             continue;
         }
         for peer in peers.get(&dp).into_iter().flatten() {
-            if let Some(next) = dp_of.get(peer) {
-                queue.push_back(*next);
+            if let Some(next) = dp_of(peer) {
+                queue.push_back(next);
             }
         }
     }
     out
+}
+
+/// The `Port_Binding` rows a binding pass can care about, found without reading every row: by name (a VIF
+/// here names its row), by bound chassis (ours may need releasing), the rows hosted by other rules
+/// (containers, chassisredirect and l3gateway ports) and the patch-like rows that link datapaths. Kept up
+/// to date from the replica's change sets ([`PortIndex::refresh`]), so a binding pass costs what the local
+/// ports and the changes cost, not what the network's tens of thousands of ports do; the daemon runs one
+/// or two per round.
+#[derive(Debug, Default)]
+pub struct PortIndex {
+    /// `Session::status().syncs` the index follows (a resync rebuilds it).
+    syncs: Option<u64>,
+    by_name: HashMap<String, BTreeSet<Uuid>>,
+    by_chassis: HashMap<Uuid, BTreeSet<Uuid>>,
+    special: BTreeSet<Uuid>,
+    links: BTreeSet<Uuid>,
+    /// What each row is indexed under, to take it out when it changes.
+    rows: HashMap<Uuid, Indexed>,
+}
+
+#[derive(Debug)]
+struct Indexed {
+    name: String,
+    chassis: Option<Uuid>,
+}
+
+impl PortIndex {
+    /// The index of every row of `sb_db`.
+    pub fn build(sb_db: &Replica) -> PortIndex {
+        let mut index = PortIndex::default();
+        for pb in sb_db.table(sb::PORT_BINDING) {
+            index.add(pb);
+        }
+        index
+    }
+
+    /// Follows `changes` (the replica's change sets since the last refresh) or, when the session resynced
+    /// (`syncs` differs), rebuilds.
+    pub fn refresh(&mut self, sb_db: &Replica, syncs: u64, changes: &BTreeMap<String, BTreeSet<Uuid>>) {
+        if self.syncs != Some(syncs) {
+            *self = PortIndex::build(sb_db);
+            self.syncs = Some(syncs);
+            return;
+        }
+        for u in changes.get(sb::PORT_BINDING).into_iter().flatten() {
+            self.remove(*u);
+            if let Some(pb) = sb_db.row(sb::PORT_BINDING, *u) {
+                self.add(pb);
+            }
+        }
+    }
+
+    fn add(&mut self, pb: &Row) {
+        let name = pb.str("logical_port").to_string();
+        let chassis = pb.get("chassis").as_uuid();
+        let kind = pb.str("type");
+        self.by_name.entry(name.clone()).or_default().insert(pb.uuid);
+        if let Some(c) = chassis {
+            self.by_chassis.entry(c).or_default().insert(pb.uuid);
+        }
+        if matches!(kind, "chassisredirect" | "l3gateway") || pb.get("parent_port").as_str().is_some_and(|p| !p.is_empty()) {
+            self.special.insert(pb.uuid);
+        }
+        if matches!(kind, "patch" | "l3gateway") {
+            self.links.insert(pb.uuid);
+        }
+        self.rows.insert(pb.uuid, Indexed { name, chassis });
+    }
+
+    fn remove(&mut self, u: Uuid) {
+        let Some(old) = self.rows.remove(&u) else { return };
+        if let Some(set) = self.by_name.get_mut(&old.name) {
+            set.remove(&u);
+            if set.is_empty() {
+                self.by_name.remove(&old.name);
+            }
+        }
+        if let Some(c) = old.chassis {
+            if let Some(set) = self.by_chassis.get_mut(&c) {
+                set.remove(&u);
+                if set.is_empty() {
+                    self.by_chassis.remove(&c);
+                }
+            }
+        }
+        self.special.remove(&u);
+        self.links.remove(&u);
+    }
+
+    /// The rows a pass must look at, in UUID order (the order of a scan of the table): those named like a
+    /// local VIF, those bound to us, and those hosted by other rules.
+    fn candidates<'a>(&self, vifs: impl Iterator<Item = &'a String>, me: Option<Uuid>) -> BTreeSet<Uuid> {
+        let mut out = self.special.clone();
+        for v in vifs {
+            out.extend(self.by_name.get(v.as_str()).into_iter().flatten());
+        }
+        out.extend(me.and_then(|m| self.by_chassis.get(&m)).into_iter().flatten());
+        out
+    }
 }
 
 #[cfg(test)]
@@ -521,6 +640,28 @@ mod tests {
         assert!(plan.sb.is_empty() && plan.local.ports.is_empty(), "the other chassis has the higher priority");
         let (plan, _, _) = build(10, false);
         assert_eq!(plan.local.ports.len(), 1, "the higher-priority chassis is dead: we take over");
+    }
+
+    /// An index that followed a change set plans what a fresh one does: vm2 moves to us, so the pass must
+    /// find it through the chassis index.
+    #[test]
+    fn a_refreshed_index_plans_like_a_fresh_one() {
+        let ovs_db = ovs_with(&[("tap1", "vm1", 3)]);
+        let (before, after) = (sb(false), sb(true));
+        let mut index = PortIndex::default();
+        index.refresh(&before.sb, 1, &BTreeMap::new());
+        let changes = BTreeMap::from([(sb::PORT_BINDING.to_string(), BTreeSet::from([after.vm2]))]);
+        index.refresh(&after.sb, 1, &changes);
+        let followed = plan_bindings_indexed(&cfg(&ovs_db), &ovs_db, &after.sb, &index, &|_| true, &|_| true);
+        let fresh = plan_bindings(&cfg(&ovs_db), &ovs_db, &after.sb, &|_| true, &|_| true);
+        assert_eq!(updates(&followed.sb), updates(&fresh.sb));
+        assert!(updates(&fresh.sb).iter().any(|u| u.0 == after.vm2), "vm2 is ours and not here: released");
+        assert_eq!(followed.local, fresh.local);
+
+        // A new session (resync) rebuilds whatever the change sets say.
+        index.refresh(&before.sb, 2, &BTreeMap::new());
+        let again = plan_bindings_indexed(&cfg(&ovs_db), &ovs_db, &before.sb, &index, &|_| true, &|_| true);
+        assert!(updates(&again.sb).iter().all(|u| u.0 != before.vm2));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! (briefly) until the replica shows its own write before planning again, so the loop settles. Flows are
 //! only marked installed (Port_Binding.up, ovn-installed) after the bundle carrying them committed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -30,12 +30,15 @@ use model::ovsdb::session::{Session, SessionConfig};
 use model::ovsdb::transact::{Condition, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, Replica, Uuid};
 
-use crate::binding::{alive_if_registered, plan_bindings, LocalBindings};
+use crate::binding::{alive_if_registered, plan_bindings_indexed, LocalBindings, PortIndex};
 use crate::chassis::plan_chassis;
 use crate::config::LocalConfig;
-use crate::flows::{mac_bindings, physical_input};
+use crate::flows::{mac_bindings, physical_input, PhysicalOvs};
 use crate::ofctrl::{Ofctrl, LOGICAL, MAC_BINDINGS, PHYSICAL};
-use crate::physical::{mac_binding_flows, physical_flows, MacBinding, PhysicalInput};
+use crate::physical::{
+    fixed_flows, group_flows, mac_binding_flows, port_flows, tunnel_flow, zone_map, DatapathZones, GroupFlows, MacBinding, PhysicalInput,
+    PortFlows,
+};
 use crate::pinctrl;
 use crate::tables::{ovs, sb};
 use crate::vswitch::{plan_ovs_local, OvsView};
@@ -77,6 +80,19 @@ struct State {
     bfd_was_up: BTreeSet<String>,
     tunnel_since: BTreeMap<String, Instant>,
     flows: FlowState,
+    /// The Southbound's ports for binding passes, and the change sets taken from the replica for it that
+    /// the flow computation has not consumed yet (both follow the replica through [`pull_changes`]).
+    ports: PortIndex,
+    pending: BTreeMap<String, BTreeSet<Uuid>>,
+}
+
+/// Takes the replica's change sets since the last call into the port index and the pending changes.
+fn pull_changes(ports: &mut PortIndex, pending: &mut BTreeMap<String, BTreeSet<Uuid>>, sb_db: &mut Replica, syncs: u64) {
+    let changes = sb_db.take_changes();
+    ports.refresh(sb_db, syncs, &changes);
+    for (table, rows) in changes {
+        pending.entry(table).or_default().extend(rows);
+    }
 }
 
 /// The incremental flow computation's memory (see [`update_flows`]).
@@ -86,14 +102,111 @@ struct FlowState {
     lflows: Option<LflowCache>,
     /// `Session::status().syncs` when `lflows` was built: a resync means a full recomputation.
     sb_syncs: u64,
-    /// The physical flows' input (without MAC bindings) and flows, as given to ofctrl.
-    physical: Option<PhysicalInput>,
-    physical_flows: Vec<Flow>,
-    /// What the physical input was computed from on the local side.
-    ovs_seqno: u64,
-    local: LocalBindings,
+    /// The physical flows as given to ofctrl; None until the first round (and after a full recomputation).
+    physical: Option<PhysicalState>,
     mac_bindings: Option<Vec<MacBinding>>,
     mac_flows: Vec<Flow>,
+}
+
+/// The physical flows given to ofctrl, in sections (fixed, tunnels, one per logical port, one per multicast
+/// group), each with the input it was computed from. A new VIF changes one port's location, so only that
+/// port's handful of flows (and its groups') go to ofctrl, not the tens of thousands a large network has;
+/// ofctrl's dirty set, and so the next bundle, stay proportional to the change.
+#[derive(Default)]
+struct PhysicalState {
+    /// What the input was computed from on the local side.
+    ovs: PhysicalOvs,
+    local: LocalBindings,
+    datapaths: Vec<DatapathZones>,
+    tunnels: Vec<u16>,
+    tunnel_flows: Vec<Flow>,
+    /// By (datapath key, port key, name): the port's ofctrl origin id, input and flows.
+    ports: HashMap<PortId, (u128, PortFlows, Vec<Flow>)>,
+    /// By (datapath key, group key).
+    groups: HashMap<(u32, u32), (GroupFlows, Vec<Flow>)>,
+    next_id: u128,
+}
+
+/// A logical port in the physical flows: (datapath key, port key, name).
+type PortId = (u32, u32, String);
+
+/// ofctrl origins of the physical sections: `(PHYSICAL, section, id)`.
+const PHYS_FIXED: u128 = 0;
+const PHYS_TUNNELS: u128 = 1;
+const PHYS_PORT: u128 = 2;
+const PHYS_GROUP: u128 = 3;
+
+impl PhysicalState {
+    /// Starts the sections with the fixed flows.
+    fn new(of: &mut Ofctrl) -> PhysicalState {
+        of.add((PHYSICAL, PHYS_FIXED, 0), &fixed_flows());
+        PhysicalState::default()
+    }
+
+    /// Brings ofctrl's physical flows to `input`, touching only the sections whose input changed.
+    fn update(&mut self, of: &mut Ofctrl, input: PhysicalInput) {
+        if input.tunnels != self.tunnels {
+            let flows: Vec<Flow> = input.tunnels.iter().map(|t| tunnel_flow(*t)).collect();
+            of.remove((PHYSICAL, PHYS_TUNNELS, 0), &self.tunnel_flows);
+            of.add((PHYSICAL, PHYS_TUNNELS, 0), &flows);
+            self.tunnel_flows = flows;
+            self.tunnels = input.tunnels;
+        }
+        // Port flows load their datapath's zones: a zone change recomputes them all (datapaths come and
+        // go rarely).
+        let zones_changed = input.datapaths != self.datapaths;
+        self.datapaths = input.datapaths;
+        let zones = zone_map(&self.datapaths);
+        let mut old = std::mem::take(&mut self.ports);
+        for p in input.ports {
+            let k = (p.datapath, p.key, p.name.clone());
+            if self.ports.contains_key(&k) {
+                continue; // the same port twice: the first stands
+            }
+            let id = match old.remove(&k) {
+                Some(e) if !zones_changed && e.1 == p => {
+                    self.ports.insert(k, e);
+                    continue;
+                }
+                Some((id, _, flows)) => {
+                    of.remove((PHYSICAL, PHYS_PORT, id), &flows);
+                    id
+                }
+                None => {
+                    self.next_id += 1;
+                    self.next_id
+                }
+            };
+            let flows = port_flows(&p, &zones);
+            of.add((PHYSICAL, PHYS_PORT, id), &flows);
+            self.ports.insert(k, (id, p, flows));
+        }
+        for (id, _, flows) in old.into_values() {
+            of.remove((PHYSICAL, PHYS_PORT, id), &flows);
+        }
+        let mut old = std::mem::take(&mut self.groups);
+        for g in input.groups {
+            let k = (g.datapath, g.key);
+            if self.groups.contains_key(&k) {
+                continue;
+            }
+            let origin = (PHYSICAL, PHYS_GROUP, (u128::from(g.datapath) << 32) | u128::from(g.key));
+            match old.remove(&k) {
+                Some(e) if e.0 == g => {
+                    self.groups.insert(k, e);
+                    continue;
+                }
+                Some((_, flows)) => of.remove(origin, &flows),
+                None => {}
+            }
+            let flows = group_flows(&g);
+            of.add(origin, &flows);
+            self.groups.insert(k, (g, flows));
+        }
+        for ((dp, key), (_, flows)) in old {
+            of.remove((PHYSICAL, PHYS_GROUP, (u128::from(dp) << 32) | u128::from(key)), &flows);
+        }
+    }
 }
 
 /// What one [`update_flows`] did.
@@ -111,7 +224,8 @@ const PHYSICAL_TABLES: [&str; 5] = [sb::PORT_BINDING, sb::CHASSIS, "Encap", sb::
 ///
 /// ```text
 ///   SB changes ──▶ LflowCache::update ──▶ per (lflow, datapath): ofctrl.remove(old) + ofctrl.add(new)
-///   SB ports/chassis/encaps, OVS, local bindings changed? ──▶ physical flows recomputed, replaced if different
+///   SB ports/chassis/encaps, OVS tunnels/localnet ports, local bindings changed? ──▶ physical input
+///       recomputed; only the ports and groups whose input differs get new flows
 ///   MAC_Binding changed? ──▶ only the MAC-binding flows recomputed, replaced if different
 /// ```
 /// Everything is recomputed from scratch on the first call, after the Southbound session resynced (a
@@ -124,7 +238,6 @@ fn update_flows(
     changes: &BTreeMap<String, BTreeSet<Uuid>>,
     sb_syncs: u64,
     ovs: &OvsView,
-    ovs_seqno: u64,
     cfg: &LocalConfig,
     local: &LocalBindings,
     recompute_always: bool,
@@ -139,38 +252,38 @@ fn update_flows(
         }
         FlowWork { full: false, recompiled: delta.recompiled, lflows: cache.len(), failures: delta.failures }
     } else {
+        let started = Instant::now();
         let cache = LflowCache::full(sb_db, chassis);
+        let compiled = started.elapsed();
         of.clear_desired();
         for ((lf, dp), flows) in cache.entries() {
             of.add((LOGICAL, lf.0, dp.0), flows);
         }
+        tracing::debug!(
+            compile_us = compiled.as_micros() as u64,
+            desired_us = (started.elapsed() - compiled).as_micros() as u64,
+            "full recomputation"
+        );
         let work = FlowWork { full: true, recompiled: cache.len(), lflows: cache.len(), failures: cache.failures() };
         fs.lflows = Some(cache);
         fs.sb_syncs = sb_syncs;
         fs.physical = None;
-        fs.physical_flows.clear();
         fs.mac_bindings = None;
         fs.mac_flows.clear();
         work
     };
 
-    let ports_changed = fs.physical.is_none()
-        || ovs_seqno != fs.ovs_seqno
-        || *local != fs.local
+    let phys_ovs = PhysicalOvs::of(ovs, &cfg.integration_bridge);
+    let ports_changed = fs.physical.as_ref().is_none_or(|p| p.ovs != phys_ovs || p.local != *local)
         || PHYSICAL_TABLES.iter().any(|t| changes.get(*t).is_some_and(|c| !c.is_empty()));
     let mut macs = None;
     if ports_changed {
-        let mut input = physical_input(sb_db, ovs, &cfg.integration_bridge, chassis, local);
+        let mut input = physical_input(sb_db, &phys_ovs, chassis, local);
         macs = Some(std::mem::take(&mut input.mac_bindings));
-        if fs.physical.as_ref() != Some(&input) {
-            let flows = physical_flows(&input);
-            of.remove((PHYSICAL, 0, 0), &fs.physical_flows);
-            of.add((PHYSICAL, 0, 0), &flows);
-            fs.physical_flows = flows;
-            fs.physical = Some(input);
-        }
-        fs.ovs_seqno = ovs_seqno;
-        fs.local = local.clone();
+        let ps = fs.physical.get_or_insert_with(|| PhysicalState::new(of));
+        ps.update(of, input);
+        ps.ovs = phys_ovs;
+        ps.local = local.clone();
     } else if fs.mac_bindings.is_none() || changes.get("MAC_Binding").is_some_and(|c| !c.is_empty()) {
         macs = Some(mac_bindings(sb_db));
     }
@@ -325,11 +438,12 @@ async fn round(
     };
     apply(ovs_session, &ovs_txn, "integration bridge").await;
 
-    let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
+    let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_mut()) {
         (Some(o), Some(s)) => {
+            pull_changes(&mut state.ports, &mut state.pending, s, sb_session.status().syncs);
             let alive = liveness(state, &OvsView::from_replica(o), &cfg.integration_bridge, s);
             let installed = |p: &str| state.installed.contains(p);
-            plan_bindings(cfg, o, s, &installed, &alive)
+            plan_bindings_indexed(cfg, o, s, &state.ports, &installed, &alive)
         }
         _ => return,
     };
@@ -345,10 +459,11 @@ async fn round(
                 let started = Instant::now();
                 let view = OvsView::from_replica(o);
                 // The changes are taken under the same lock as the rows they describe.
-                let changes = s.take_changes();
                 let syncs = sb_session.status().syncs;
+                pull_changes(&mut state.ports, &mut state.pending, s, syncs);
+                let changes = std::mem::take(&mut state.pending);
                 let local = state.local.clone();
-                let work = update_flows(&mut state.flows, ofctrl, s, &changes, syncs, &view, o.seqno(), cfg, &local, recompute_always);
+                let work = update_flows(&mut state.flows, ofctrl, s, &changes, syncs, &view, cfg, &local, recompute_always);
                 tracing::debug!(
                     recompiled = work.recompiled,
                     entries = work.lflows,
@@ -392,11 +507,12 @@ async fn round(
             }
             if newly {
                 // Ports just installed can now be reported up.
-                let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_ref()) {
+                let plan = match (ovs_session.replica().as_ref(), sb_session.replica().as_mut()) {
                     (Some(o), Some(s)) => {
+                        pull_changes(&mut state.ports, &mut state.pending, s, sb_session.status().syncs);
                         let alive = liveness(state, &OvsView::from_replica(o), &cfg.integration_bridge, s);
                         let installed = |p: &str| state.installed.contains(p);
-                        Some(plan_bindings(cfg, o, s, &installed, &alive))
+                        Some(plan_bindings_indexed(cfg, o, s, &state.ports, &installed, &alive))
                     }
                     _ => None,
                 };

@@ -33,8 +33,32 @@ fn parse_mac(s: &str) -> Option<u64> {
     parts.iter().try_fold(0u64, |acc, p| u8::from_str_radix(p, 16).ok().map(|b| (acc << 8) | u64::from(b)))
 }
 
+/// What the physical flows read from the local switch: the tunnel ports (remote chassis -> ofport) and
+/// the localnet patch ports (localnet logical port -> ofport) on the integration bridge. Most local
+/// database changes (a VIF's interface appearing, its status columns, `ovn-installed`) change neither, so
+/// comparing this small summary tells the daemon when the physical input needs no recomputation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhysicalOvs {
+    tunnels: BTreeMap<String, u16>,
+    /// In the bridge's port order; the first usable one of a logical port counts.
+    localnets: Vec<(String, Option<u16>)>,
+}
+
+impl PhysicalOvs {
+    pub fn of(ovs: &OvsView, bridge: &str) -> PhysicalOvs {
+        PhysicalOvs {
+            tunnels: ovs.tunnels(bridge).into_iter().filter_map(|t| Some((t.chassis, t.ofport?))).collect(),
+            localnets: ovs.localnet_ports(bridge).map(|(lport, ofport)| (lport.to_string(), ofport)).collect(),
+        }
+    }
+
+    fn localnet_ofport(&self, lport: &str) -> Option<u16> {
+        self.localnets.iter().filter(|(l, _)| l == lport).find_map(|(_, ofport)| *ofport)
+    }
+}
+
 /// Where every logical port of the Southbound is, from this chassis.
-pub fn physical_input(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &str, local: &LocalBindings) -> PhysicalInput {
+pub fn physical_input(sb_db: &Replica, ovs: &PhysicalOvs, chassis: &str, local: &LocalBindings) -> PhysicalInput {
     let mut input = PhysicalInput::default();
     let dp_key: BTreeMap<Uuid, u32> =
         sb_db.table(sb::DATAPATH_BINDING).map(|d| (d.uuid, d.get("tunnel_key").as_i64().unwrap_or(0) as u32)).collect();
@@ -45,7 +69,7 @@ pub fn physical_input(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &st
         input.datapaths.push(DatapathZones { key, is_router, dnat, snat });
     }
     let chassis_name: BTreeMap<Uuid, String> = sb_db.table(sb::CHASSIS).map(|c| (c.uuid, c.str("name").to_string())).collect();
-    let tunnels: BTreeMap<String, u16> = ovs.tunnels(bridge).into_iter().filter_map(|t| Some((t.chassis, t.ofport?))).collect();
+    let tunnels = &ovs.tunnels;
     input.tunnels = tunnels.values().copied().collect();
     let by_name: BTreeMap<&str, &model::ovsdb::Row> = sb_db.table(sb::PORT_BINDING).map(|p| (p.str("logical_port"), p)).collect();
     let mut location_of: BTreeMap<Uuid, (u32, u32, Location)> = BTreeMap::new();
@@ -67,7 +91,7 @@ pub fn physical_input(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &st
                 },
                 None => Location::Nowhere,
             },
-            "localnet" => match ovs.localnet_ofport(bridge, name) {
+            "localnet" => match ovs.localnet_ofport(name) {
                 Some(ofport) => Location::Localnet { ofport, ct_zone: port_zone(dp, key) },
                 None => Location::Nowhere,
             },
@@ -150,6 +174,6 @@ pub fn mac_bindings(sb_db: &Replica) -> Vec<MacBinding> {
 pub fn desired_flows(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &str, local: &LocalBindings) -> (Vec<Flow>, Vec<FlowFailure>) {
     let view = SbView::from_replica(sb_db, chassis);
     let (mut flows, failures) = compile_all(sb_db, &view);
-    flows.extend(physical_flows(&physical_input(sb_db, ovs, bridge, chassis, local)));
+    flows.extend(physical_flows(&physical_input(sb_db, &PhysicalOvs::of(ovs, bridge), chassis, local)));
     (flows, failures)
 }

@@ -157,13 +157,14 @@ impl Ofctrl {
         // The new installed state of every key this bundle touches (None: deleted).
         let mut next: Vec<(Key, Option<Flow>)> = Vec::new();
         let mut deletes: Vec<(Command, Flow)> = Vec::new();
-        let mut puts: Vec<(Command, Flow)> = Vec::new();
+        // Adds and modifications, as indexes into `next` (which owns the flow): one copy per flow.
+        let mut puts: Vec<(Command, usize)> = Vec::new();
         let delete_all = Flow::new(0xff, 0);
         if stats.full {
             deletes.push((Command::Delete, delete_all));
             for (k, m) in &self.desired {
                 if let Some(f) = effective(m) {
-                    puts.push((Command::Add, f.clone()));
+                    puts.push((Command::Add, next.len()));
                     next.push((k.clone(), Some(f)));
                 }
             }
@@ -179,12 +180,12 @@ impl Ofctrl {
                         stats.deleted += 1;
                     }
                     (None, Some(f)) => {
-                        puts.push((Command::Add, f.clone()));
+                        puts.push((Command::Add, next.len()));
                         next.push((k.clone(), Some(f)));
                         stats.added += 1;
                     }
                     (Some(old), Some(f)) if old.actions != f.actions || old.cookie != f.cookie => {
-                        puts.push((Command::ModifyStrict, f.clone()));
+                        puts.push((Command::ModifyStrict, next.len()));
                         next.push((k.clone(), Some(f)));
                         stats.modified += 1;
                     }
@@ -196,7 +197,8 @@ impl Ofctrl {
             self.dirty.clear();
             return Ok(stats);
         }
-        let mods: Vec<(Command, &Flow)> = deletes.iter().chain(puts.iter()).map(|(c, f)| (*c, f)).collect();
+        let mods: Vec<(Command, &Flow)> =
+            deletes.iter().map(|(c, f)| (*c, f)).chain(puts.iter().filter_map(|(c, i)| next[*i].1.as_ref().map(|f| (*c, f)))).collect();
         let Some(conn) = self.conn.as_mut() else { return Err(OfpError::Closed) };
         match conn.install(&mods).await {
             Ok(()) => {

@@ -16,6 +16,7 @@
 //! The Geneve option is OVN's (class 0x0102, type 0x80, 32 bits: 15 bits of logical input port, then 16
 //! of logical output port), so our chassis and OVN's can share an overlay.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use flowgen::expr::symtab::{flag, REG_CT_ZONE, REG_DNAT_ZONE, REG_FLAGS, REG_INPORT, REG_OUTPORT, REG_SNAT_ZONE};
@@ -139,126 +140,36 @@ fn clear_logical_regs() -> Vec<Action> {
     (0..10).map(|i| set(&format!("reg{i}"), 0)).chain([set(REG_FLAGS, 0)]).collect()
 }
 
+/// The datapaths' zones by tunnel key, as the port flows look them up (the last of a duplicated key wins).
+pub type ZoneMap = HashMap<u32, DatapathZones>;
+
+pub fn zone_map(datapaths: &[DatapathZones]) -> ZoneMap {
+    datapaths.iter().map(|d| (d.key, *d)).collect()
+}
+
+/// Every physical flow: the fixed ones, then each tunnel's, port's and multicast group's, then the MAC
+/// bindings'. The sections are independent (no two produce the same match), which is what lets the
+/// daemon recompute only the ports and groups that changed.
 pub fn physical_flows(input: &PhysicalInput) -> Vec<Flow> {
-    let mut out = Vec::new();
-    let by_key: std::collections::HashMap<u32, &DatapathZones> = input.datapaths.iter().map(|d| (d.key, d)).collect();
-    let dp_of = |key: u32| by_key.get(&key).copied();
-    let ingress = Action::resubmit(layout::LOG_INGRESS);
-
-    // Table 0: into the pipeline.
+    let zones = zone_map(&input.datapaths);
+    let mut out = fixed_flows();
+    out.extend(input.tunnels.iter().map(|t| tunnel_flow(*t)));
     for p in &input.ports {
-        match p.location {
-            Location::Local { ofport, ct_zone } | Location::Localnet { ofport, ct_zone } => {
-                let mut acts = vec![set("metadata", u128::from(p.datapath)), set(REG_INPORT, u128::from(p.key))];
-                acts.extend(zone_loads(dp_of(p.datapath), Some(ct_zone)));
-                if matches!(p.location, Location::Localnet { .. }) {
-                    // What came from the physical network is not sent to other chassis: they have it too.
-                    acts.push(load(REG_FLAGS, flag::LOCAL_ONLY, flag::LOCAL_ONLY, 1));
-                }
-                acts.push(ingress.clone());
-                out.push(flow(layout::PHY_TO_LOG, 100, m(&[("in_port", u128::from(ofport))]), acts));
-            }
-            _ => {}
-        }
-    }
-    for t in &input.tunnels {
-        out.push(flow(
-            layout::PHY_TO_LOG,
-            100,
-            m(&[("in_port", u128::from(*t))]),
-            vec![
-                Action::Move { src: sf("tun_id", 0, 23), dst: sf("metadata", 0, 23) },
-                Action::Move { src: sf("tun_metadata0", 16, 30), dst: sf(REG_INPORT, 0, 14) },
-                Action::Move { src: sf("tun_metadata0", 0, 15), dst: sf(REG_OUTPORT, 0, 15) },
-                // Delivered here only: never back out a tunnel, nor to ports every chassis has.
-                load(REG_FLAGS, flag::LOCAL_ONLY, flag::LOCAL_ONLY, 1),
-                load(REG_FLAGS, FROM_TUNNEL, FROM_TUNNEL, 1),
-                Action::resubmit(layout::LOCAL_OUTPUT),
-            ],
-        ));
-    }
-
-    // Table 37: remote output.
-    let to_tunnel = |dp: u32, key: u32, tunnel: u16| -> Vec<Action> {
-        vec![
-            set("tun_id", u128::from(dp)),
-            Action::Move { src: sf(REG_INPORT, 0, 14), dst: sf("tun_metadata0", 16, 30) },
-            load("tun_metadata0", 0, 15, u128::from(key)),
-            Action::Output(Port(tunnel)),
-        ]
-    };
-    for p in &input.ports {
-        let here = m(&[("metadata", u128::from(p.datapath)), (REG_OUTPORT, u128::from(p.key))]);
-        match &p.location {
-            Location::Remote { tunnel } => out.push(flow(layout::REMOTE_OUTPUT, 100, here, to_tunnel(p.datapath, p.key, *tunnel))),
-            Location::Redirect { distributed_key, tunnel: None } => out.push(flow(
-                layout::REMOTE_OUTPUT,
-                100,
-                here,
-                vec![set(REG_OUTPORT, u128::from(*distributed_key)), Action::resubmit(layout::LOCAL_OUTPUT)],
-            )),
-            Location::Redirect { tunnel: Some(t), .. } => {
-                out.push(flow(layout::REMOTE_OUTPUT, 100, here, to_tunnel(p.datapath, p.key, *t)))
-            }
-            _ => {}
-        }
+        out.extend(port_flows(p, &zones));
     }
     for g in &input.groups {
-        let here = m(&[("metadata", u128::from(g.datapath)), (REG_OUTPORT, u128::from(g.key))]);
-        let mut local_only = vec![Action::resubmit(layout::LOCAL_OUTPUT)];
-        let mut everywhere = local_only.clone();
-        for t in &g.tunnels {
-            everywhere.extend(to_tunnel(g.datapath, g.key, *t));
-        }
-        let mut lm = here.clone();
-        let _ = lm.set_masked(f(REG_FLAGS), 1 << flag::LOCAL_ONLY, 1 << flag::LOCAL_ONLY);
-        out.push(flow(layout::REMOTE_OUTPUT, 110, lm, std::mem::take(&mut local_only)));
-        out.push(flow(layout::REMOTE_OUTPUT, 100, here, everywhere));
+        out.extend(group_flows(g));
     }
-    out.push(flow(layout::REMOTE_OUTPUT, 0, Match::new(), vec![Action::resubmit(layout::LOCAL_OUTPUT)]));
+    out.extend(mac_binding_flows(&input.mac_bindings));
+    out
+}
 
-    // Table 38: local output, with the zones of the output datapath.
-    for p in &input.ports {
-        let here = m(&[("metadata", u128::from(p.datapath)), (REG_OUTPORT, u128::from(p.key))]);
-        if let Location::Redirect { distributed_key, tunnel: None } = p.location {
-            // A packet for the gateway that came through a tunnel: it leaves by the distributed port here.
-            out.push(flow(
-                layout::LOCAL_OUTPUT,
-                100,
-                here,
-                vec![set(REG_OUTPORT, u128::from(distributed_key)), Action::resubmit(layout::LOCAL_OUTPUT)],
-            ));
-            continue;
-        }
-        let zone = match p.location {
-            Location::Local { ct_zone, .. } | Location::Localnet { ct_zone, .. } => Some(ct_zone),
-            Location::Patch { .. } => None,
-            _ => continue,
-        };
-        let mut acts = zone_loads(dp_of(p.datapath), zone);
-        acts.push(Action::resubmit(layout::CHECK_LOOPBACK));
-        out.push(flow(layout::LOCAL_OUTPUT, 100, here, acts));
-    }
-    for g in &input.groups {
-        let here = m(&[("metadata", u128::from(g.datapath)), (REG_OUTPORT, u128::from(g.key))]);
-        let copy = |k: &u32| Action::Clone(vec![set(REG_OUTPORT, u128::from(*k)), Action::resubmit(layout::LOCAL_OUTPUT)]);
-        let vifs: Vec<Action> = g.local.iter().map(copy).collect();
-        let mut from_tunnel = here.clone();
-        let _ = from_tunnel.set_masked(f(REG_FLAGS), 1 << FROM_TUNNEL, 1 << FROM_TUNNEL);
-        out.push(flow(layout::LOCAL_OUTPUT, 110, from_tunnel, vifs.clone()));
-        let mut all = vifs;
-        all.extend(g.everywhere.iter().map(copy));
-        out.push(flow(layout::LOCAL_OUTPUT, 100, here, all));
-    }
+/// The table-miss and hairpin flows that do not depend on any port.
+pub fn fixed_flows() -> Vec<Flow> {
+    let mut out = vec![flow(layout::REMOTE_OUTPUT, 0, Match::new(), vec![Action::resubmit(layout::LOCAL_OUTPUT)])];
 
-    // Table 39: no packet goes back out its own port unless flags.loopback says so; then egress.
-    for p in &input.ports {
-        if matches!(p.location, Location::Local { .. } | Location::Localnet { .. } | Location::Patch { .. }) {
-            let mut mm = m(&[("metadata", u128::from(p.datapath)), (REG_INPORT, u128::from(p.key)), (REG_OUTPORT, u128::from(p.key))]);
-            let _ = mm.set_masked(f(REG_FLAGS), 0, 1 << flag::ALLOW_LOOPBACK);
-            out.push(flow(layout::CHECK_LOOPBACK, 100, mm, vec![]));
-        }
-    }
+    // Table 39: no packet goes back out its own port unless flags.loopback says so (the per-port flows);
+    // then egress.
     let mut to_egress: Vec<Action> = (0..10).map(|i| set(&format!("reg{i}"), 0)).collect();
     to_egress.push(Action::resubmit(layout::LOG_EGRESS));
     out.push(flow(layout::CHECK_LOOPBACK, 0, Match::new(), to_egress));
@@ -278,28 +189,143 @@ pub fn physical_flows(input: &PhysicalInput) -> Vec<Flow> {
         ],
     ));
     out.push(flow(layout::SAVE_INPORT, 0, Match::new(), vec![Action::resubmit(layout::LOG_TO_PHY)]));
+    out
+}
 
-    // Table 65: out of the pipeline.
-    for p in &input.ports {
-        let here = m(&[("metadata", u128::from(p.datapath)), (REG_OUTPORT, u128::from(p.key))]);
-        match p.location {
-            Location::Local { ofport, .. } | Location::Localnet { ofport, .. } => {
-                out.push(flow(layout::LOG_TO_PHY, 100, here, vec![Action::Output(Port(ofport))]))
-            }
-            Location::Patch { peer_datapath, peer_key } => {
-                let mut inner = vec![Action::CtClear];
-                inner.extend(clear_logical_regs());
-                inner.extend([set("metadata", u128::from(peer_datapath)), set(REG_INPORT, u128::from(peer_key)), set(REG_OUTPORT, 0)]);
-                inner.extend(zone_loads(dp_of(peer_datapath), None));
-                inner.push(set("in_port", 0));
-                inner.push(ingress.clone());
-                out.push(flow(layout::LOG_TO_PHY, 100, here, vec![Action::Clone(inner)]));
-            }
-            _ => {}
+/// Table 0 for a tunnel port: decapsulate into the datapath and ports the Geneve header names.
+pub fn tunnel_flow(t: u16) -> Flow {
+    flow(
+        layout::PHY_TO_LOG,
+        100,
+        m(&[("in_port", u128::from(t))]),
+        vec![
+            Action::Move { src: sf("tun_id", 0, 23), dst: sf("metadata", 0, 23) },
+            Action::Move { src: sf("tun_metadata0", 16, 30), dst: sf(REG_INPORT, 0, 14) },
+            Action::Move { src: sf("tun_metadata0", 0, 15), dst: sf(REG_OUTPORT, 0, 15) },
+            // Delivered here only: never back out a tunnel, nor to ports every chassis has.
+            load(REG_FLAGS, flag::LOCAL_ONLY, flag::LOCAL_ONLY, 1),
+            load(REG_FLAGS, FROM_TUNNEL, FROM_TUNNEL, 1),
+            Action::resubmit(layout::LOCAL_OUTPUT),
+        ],
+    )
+}
+
+/// Table 37's output through a tunnel to the chassis that has the port (or group member).
+fn to_tunnel(dp: u32, key: u32, tunnel: u16) -> Vec<Action> {
+    vec![
+        set("tun_id", u128::from(dp)),
+        Action::Move { src: sf(REG_INPORT, 0, 14), dst: sf("tun_metadata0", 16, 30) },
+        load("tun_metadata0", 0, 15, u128::from(key)),
+        Action::Output(Port(tunnel)),
+    ]
+}
+
+/// One logical port's flows in every physical table (0, 37, 38, 39, 65): they depend only on the port
+/// and on the zones of its datapath (and of a patch peer's).
+pub fn port_flows(p: &PortFlows, zones: &ZoneMap) -> Vec<Flow> {
+    let mut out = Vec::new();
+    let dp_of = |key: u32| zones.get(&key);
+    let ingress = Action::resubmit(layout::LOG_INGRESS);
+    let here = || m(&[("metadata", u128::from(p.datapath)), (REG_OUTPORT, u128::from(p.key))]);
+
+    // Table 0: into the pipeline.
+    if let Location::Local { ofport, ct_zone } | Location::Localnet { ofport, ct_zone } = p.location {
+        let mut acts = vec![set("metadata", u128::from(p.datapath)), set(REG_INPORT, u128::from(p.key))];
+        acts.extend(zone_loads(dp_of(p.datapath), Some(ct_zone)));
+        if matches!(p.location, Location::Localnet { .. }) {
+            // What came from the physical network is not sent to other chassis: they have it too.
+            acts.push(load(REG_FLAGS, flag::LOCAL_ONLY, flag::LOCAL_ONLY, 1));
+        }
+        acts.push(ingress.clone());
+        out.push(flow(layout::PHY_TO_LOG, 100, m(&[("in_port", u128::from(ofport))]), acts));
+    }
+
+    // Table 37: remote output.
+    match &p.location {
+        Location::Remote { tunnel } => out.push(flow(layout::REMOTE_OUTPUT, 100, here(), to_tunnel(p.datapath, p.key, *tunnel))),
+        Location::Redirect { distributed_key, tunnel: None } => out.push(flow(
+            layout::REMOTE_OUTPUT,
+            100,
+            here(),
+            vec![set(REG_OUTPORT, u128::from(*distributed_key)), Action::resubmit(layout::LOCAL_OUTPUT)],
+        )),
+        Location::Redirect { tunnel: Some(t), .. } => out.push(flow(layout::REMOTE_OUTPUT, 100, here(), to_tunnel(p.datapath, p.key, *t))),
+        _ => {}
+    }
+
+    // Table 38: local output, with the zones of the output datapath.
+    if let Location::Redirect { distributed_key, tunnel: None } = p.location {
+        // A packet for the gateway that came through a tunnel: it leaves by the distributed port here.
+        out.push(flow(
+            layout::LOCAL_OUTPUT,
+            100,
+            here(),
+            vec![set(REG_OUTPORT, u128::from(distributed_key)), Action::resubmit(layout::LOCAL_OUTPUT)],
+        ));
+    } else {
+        let zone = match p.location {
+            Location::Local { ct_zone, .. } | Location::Localnet { ct_zone, .. } => Some(Some(ct_zone)),
+            Location::Patch { .. } => Some(None),
+            _ => None,
+        };
+        if let Some(zone) = zone {
+            let mut acts = zone_loads(dp_of(p.datapath), zone);
+            acts.push(Action::resubmit(layout::CHECK_LOOPBACK));
+            out.push(flow(layout::LOCAL_OUTPUT, 100, here(), acts));
         }
     }
 
-    out.extend(mac_binding_flows(&input.mac_bindings));
+    // Table 39: no packet goes back out its own port unless flags.loopback says so.
+    if matches!(p.location, Location::Local { .. } | Location::Localnet { .. } | Location::Patch { .. }) {
+        let mut mm = m(&[("metadata", u128::from(p.datapath)), (REG_INPORT, u128::from(p.key)), (REG_OUTPORT, u128::from(p.key))]);
+        let _ = mm.set_masked(f(REG_FLAGS), 0, 1 << flag::ALLOW_LOOPBACK);
+        out.push(flow(layout::CHECK_LOOPBACK, 100, mm, vec![]));
+    }
+
+    // Table 65: out of the pipeline.
+    match p.location {
+        Location::Local { ofport, .. } | Location::Localnet { ofport, .. } => {
+            out.push(flow(layout::LOG_TO_PHY, 100, here(), vec![Action::Output(Port(ofport))]))
+        }
+        Location::Patch { peer_datapath, peer_key } => {
+            let mut inner = vec![Action::CtClear];
+            inner.extend(clear_logical_regs());
+            inner.extend([set("metadata", u128::from(peer_datapath)), set(REG_INPORT, u128::from(peer_key)), set(REG_OUTPORT, 0)]);
+            inner.extend(zone_loads(dp_of(peer_datapath), None));
+            inner.push(set("in_port", 0));
+            inner.push(ingress);
+            out.push(flow(layout::LOG_TO_PHY, 100, here(), vec![Action::Clone(inner)]));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// One multicast group's flows in tables 37 and 38.
+pub fn group_flows(g: &GroupFlows) -> Vec<Flow> {
+    let mut out = Vec::new();
+    let here = m(&[("metadata", u128::from(g.datapath)), (REG_OUTPORT, u128::from(g.key))]);
+
+    // Table 37: local copies only for what must stay here; otherwise one copy per chassis with members too.
+    let local_only = vec![Action::resubmit(layout::LOCAL_OUTPUT)];
+    let mut everywhere = local_only.clone();
+    for t in &g.tunnels {
+        everywhere.extend(to_tunnel(g.datapath, g.key, *t));
+    }
+    let mut lm = here.clone();
+    let _ = lm.set_masked(f(REG_FLAGS), 1 << flag::LOCAL_ONLY, 1 << flag::LOCAL_ONLY);
+    out.push(flow(layout::REMOTE_OUTPUT, 110, lm, local_only));
+    out.push(flow(layout::REMOTE_OUTPUT, 100, here.clone(), everywhere));
+
+    // Table 38: the fan-out to the local members.
+    let copy = |k: &u32| Action::Clone(vec![set(REG_OUTPORT, u128::from(*k)), Action::resubmit(layout::LOCAL_OUTPUT)]);
+    let vifs: Vec<Action> = g.local.iter().map(copy).collect();
+    let mut from_tunnel = here.clone();
+    let _ = from_tunnel.set_masked(f(REG_FLAGS), 1 << FROM_TUNNEL, 1 << FROM_TUNNEL);
+    out.push(flow(layout::LOCAL_OUTPUT, 110, from_tunnel, vifs.clone()));
+    let mut all = vifs;
+    all.extend(g.everywhere.iter().map(copy));
+    out.push(flow(layout::LOCAL_OUTPUT, 100, here, all));
     out
 }
 

@@ -230,9 +230,15 @@ impl OvsView {
 
     /// The OpenFlow port of our patch port on bridge `name` for localnet port `lport`.
     pub fn localnet_ofport(&self, name: &str, lport: &str) -> Option<u16> {
-        self.ports_on(name)
-            .filter(|p| p.external_ids.get(LOCALNET_KEY).map(String::as_str) == Some(lport))
-            .find_map(|p| p.interfaces.first().and_then(InterfaceView::valid_ofport))
+        self.localnet_ports(name).filter(|(l, _)| *l == lport).find_map(|(_, ofport)| ofport)
+    }
+
+    /// Our localnet patch ports on bridge `name`: (localnet logical port, usable OpenFlow port).
+    pub fn localnet_ports<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a str, Option<u16>)> + 'a {
+        self.ports_on(name).filter_map(|p| {
+            let lport = p.external_ids.get(LOCALNET_KEY)?;
+            Some((lport.as_str(), p.interfaces.first().and_then(InterfaceView::valid_ofport)))
+        })
     }
 
     /// Every port and interface name in use (both are unique in the schema).

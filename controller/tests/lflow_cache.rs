@@ -367,10 +367,18 @@ async fn barrier(session: &Session, step: usize) {
 
 /// A Southbound with the seed network as our northd writes it (northd stopped afterwards).
 fn seeded_southbound() -> OvsdbServer {
+    southbound_of(|nb| {
+        let nbctl = format!("{} --db={}", workspace_bin("nbctl").display(), nb.remote());
+        run(Path::new("/bin/bash"), &[fixture("seed/topology.sh").to_str().unwrap_or_default()], &[("NBCTL", &nbctl)]).ok();
+    })
+}
+
+/// A Southbound with the network `write_nb` puts into a fresh Northbound, as our northd writes it (northd
+/// stopped afterwards).
+fn southbound_of(write_nb: impl FnOnce(&OvsdbServer)) -> OvsdbServer {
     let nb = OvsdbServer::nb();
     let sb = OvsdbServer::southbound();
-    let nbctl = format!("{} --db={}", workspace_bin("nbctl").display(), nb.remote());
-    run(Path::new("/bin/bash"), &[fixture("seed/topology.sh").to_str().unwrap_or_default()], &[("NBCTL", &nbctl)]).ok();
+    write_nb(&nb);
     let northd = Daemon::start(
         &workspace_bin("northd"),
         &[&format!("--nb-db={}", nb.remote()), &format!("--sb-db={}", sb.remote())],
@@ -392,6 +400,24 @@ fn seeded_southbound() -> OvsdbServer {
     drop(northd);
     sb.ovn_sbctl(&["init"]);
     sb
+}
+
+/// A one-worker runtime, a Southbound session on it that has synced with `sb`, and a cache built from
+/// that first read (its change sets taken, so the next ones are the test's own).
+fn cache_of(sb: &OvsdbServer) -> (tokio::runtime::Runtime, Session, LflowCache) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let session = rt.block_on(async {
+        let session = Session::start(SessionConfig::new(&sb.remote(), "OVN_Southbound", &TABLES));
+        session.wait_synced(1).await;
+        session
+    });
+    let cache = {
+        let mut guard = session.replica();
+        let r = guard.as_mut().expect("replica");
+        r.take_changes();
+        LflowCache::full(r, CHASSIS)
+    };
+    (rt, session, cache)
 }
 
 fn compare(r: &Replica, cache: &LflowCache, what: &str) {
@@ -457,18 +483,9 @@ fn add_probes(sb: &OvsdbServer) {
 fn check(ops: &[Op]) {
     let sb = seeded_southbound();
     add_probes(&sb);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let (rt, session, mut cache) = cache_of(&sb);
+    compare(session.replica().as_ref().expect("replica"), &cache, "initial");
     rt.block_on(async {
-        let session = Session::start(SessionConfig::new(&sb.remote(), "OVN_Southbound", &TABLES));
-        session.wait_synced(1).await;
-        let mut cache = {
-            let mut guard = session.replica();
-            let r = guard.as_mut().expect("replica");
-            r.take_changes();
-            let cache = LflowCache::full(r, CHASSIS);
-            compare(r, &cache, "initial");
-            cache
-        };
         for (step, op) in ops.iter().enumerate() {
             let names = Names::read(session.replica().as_ref().expect("replica"));
             for c in names.commands(op) {
@@ -521,16 +538,8 @@ async fn step(sb: &OvsdbServer, session: &Session, cache: &mut LflowCache, n: us
 fn small_changes_recompile_little() {
     let sb = seeded_southbound();
     sb.ovn_sbctl(&["chassis-add", CHASSIS, "geneve", "127.0.0.1"]).ok();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let (rt, session, mut cache) = cache_of(&sb);
     rt.block_on(async {
-        let session = Session::start(SessionConfig::new(&sb.remote(), "OVN_Southbound", &TABLES));
-        session.wait_synced(1).await;
-        let mut cache = {
-            let mut guard = session.replica();
-            let r = guard.as_mut().expect("replica");
-            r.take_changes();
-            LflowCache::full(r, CHASSIS)
-        };
         let total = cache.len();
         let c = sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Chassis", &format!("name={CHASSIS}")]).stdout.trim().to_string();
         let cr = "cr-ovn-cluster-external";
@@ -553,4 +562,22 @@ fn small_changes_recompile_little() {
         let d = step(&sb, &session, &mut cache, 6, &["set", "Chassis", &c, &format!("name={CHASSIS}")]).await;
         assert!(d.recompiled > 0, "renaming the chassis back recompiled nothing");
     });
+}
+
+/// A start compiles thousands of logical flows, on every core (`LflowCache` precompiles big updates in
+/// parallel, leaving flows with conjunctions to its sequential pass): the result must be exactly the
+/// sequential `compile_all`'s, conjunction ids included.
+#[test]
+fn a_big_first_compile_equals_the_sequential_one() {
+    let sb = southbound_of(|nb| {
+        let gen = workspace_bin("nbgen");
+        run(&gen, &[&format!("--db={}", nb.remote()), "-s", "6", "-p", "30", "-f", "20"], &[]).ok();
+    });
+    sb.ovn_sbctl(&["chassis-add", CHASSIS, "geneve", "127.0.0.1"]).ok();
+    let (_rt, session, cache) = cache_of(&sb);
+    let guard = session.replica();
+    let r = guard.as_ref().expect("replica");
+    let lflows = r.len("Logical_Flow");
+    assert!(lflows > 1000, "only {lflows} logical flows: too few to compile in parallel");
+    compare(r, &cache, "a first compile of a 6x30 network");
 }

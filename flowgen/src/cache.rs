@@ -134,6 +134,9 @@ pub struct Delta {
     pub recompiled: usize,
     /// Failures of the entries compiled in this update.
     pub failures: Vec<FlowFailure>,
+    /// Set while building a cache from scratch, whose caller reads the entries instead of a delta: the
+    /// changes are then not recorded (that would copy every compiled flow once more, only to drop it).
+    skip_changes: bool,
 }
 
 /// The cache. Build it with [`LflowCache::full`], then feed it every change set of the same replica.
@@ -158,7 +161,18 @@ pub struct LflowCache {
     port_group_rows: HashMap<Uuid, String>,
     port_groups_by_name: ByName<String>,
     conj: ConjIds,
+    /// Compilations done ahead, in parallel, by [`LflowCache::precompile`] for the current update; consumed
+    /// by `recompile_entry` (always empty between updates).
+    precompiled: HashMap<EntryKey, Precompiled>,
 }
+
+/// One entry compiled ahead of the sequential pass: its result and what it looked up.
+type Precompiled = (Result<Vec<Flow>, LflowError>, BTreeSet<Dep>);
+
+/// Below this many dirty logical flows an update compiles on the calling thread only (spawning threads
+/// costs tens of microseconds; a few hundred logical flows take milliseconds to compile). Everyday
+/// updates (a port, an address set) stay well below it.
+const PARALLEL_MIN: usize = 256;
 
 const PB: u8 = 0;
 const MC: u8 = 1;
@@ -239,12 +253,13 @@ impl LflowCache {
             port_group_rows: HashMap::new(),
             port_groups_by_name: HashMap::new(),
             conj: ConjIds::default(),
+            precompiled: HashMap::new(),
         };
         let mut all: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
         for t in crate::sbview::TABLES {
             all.insert(t.to_string(), sb.table(t).map(|r| r.uuid).collect());
         }
-        cache.update(sb, &all);
+        cache.update_with(sb, &all, Delta { skip_changes: true, ..Delta::default() });
         cache
     }
 
@@ -289,6 +304,11 @@ impl LflowCache {
     /// Brings the cache up to date with `sb`, given the rows changed since the last update (as
     /// [`Replica::take_changes`] returns them).
     pub fn update(&mut self, sb: &Replica, changes: &BTreeMap<String, BTreeSet<Uuid>>) -> Delta {
+        self.update_with(sb, changes, Delta::default())
+    }
+
+    /// [`update`](Self::update), adding to `delta`.
+    fn update_with(&mut self, sb: &Replica, changes: &BTreeMap<String, BTreeSet<Uuid>>, mut delta: Delta) -> Delta {
         let changed = |t: &str| changes.get(t).into_iter().flatten().copied();
         let mut dirty_lflows: BTreeSet<Uuid> = changed("Logical_Flow").collect();
         let mut dirty_deps: BTreeSet<Dep> = BTreeSet::new();
@@ -456,7 +476,7 @@ impl LflowCache {
         }
 
         // Recompile: whole logical flows first (their datapath set may have changed), then single entries.
-        let mut delta = Delta::default();
+        self.precompile(sb, &dirty_lflows);
         for lf in &dirty_lflows {
             self.recompile_lflow(sb, *lf, &mut delta);
         }
@@ -469,7 +489,67 @@ impl LflowCache {
                 self.recompile_entry(row, dp, &mut delta);
             }
         }
+        self.precompiled.clear();
         delta
+    }
+
+    /// Compiles the entries of many dirty logical flows ahead, on every core, so that a start or a resync
+    /// (tens of thousands of logical flows, the bulk of the controller's first programming) does not
+    /// compile on one core while the others idle. Compiling an entry only reads the view (already current
+    /// for this update) and the replica, so the results equal what the sequential pass would compute,
+    /// with one exception: conjunction ids, which must be handed out in the sequential order to keep the
+    /// numbering a fresh compile gives. An entry that asks for one is therefore left out here (its
+    /// result is discarded) and compiled in the sequential pass as before;
+    /// since only those entries allocate ids, the ids are exactly the sequential ones.
+    fn precompile(&mut self, sb: &Replica, dirty_lflows: &BTreeSet<Uuid>) {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || dirty_lflows.len() < PARALLEL_MIN {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let mut work: Vec<(&Row, Uuid, &DatapathInfo)> = Vec::new();
+        for lf in dirty_lflows {
+            let Some(row) = sb.row("Logical_Flow", *lf) else { continue };
+            for dp in lflow_datapaths(sb, row).0 {
+                if let Some(info) = self.view.datapaths.get(&dp) {
+                    work.push((row, dp, info));
+                }
+            }
+        }
+        let view = &self.view;
+        let chunk = work.len().div_ceil(threads).max(1);
+        let results: Vec<Vec<(EntryKey, Precompiled)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = work
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut out = Vec::with_capacity(part.len());
+                        for (row, dp, info) in part {
+                            let rec = Recording { view, datapath: *dp, deps: RefCell::new(BTreeSet::new()) };
+                            let mut wants_conj = false;
+                            let result = compile_on(row, info, &rec, &mut || {
+                                wants_conj = true;
+                                0
+                            });
+                            if !wants_conj {
+                                out.push(((row.uuid, *dp), (result, rec.deps.into_inner())));
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            // A panicking worker only loses its precompilations: the sequential pass compiles them.
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        self.precompiled = results.into_iter().flatten().collect();
+        tracing::debug!(
+            entries = work.len(),
+            precompiled = self.precompiled.len(),
+            threads,
+            us = started.elapsed().as_micros() as u64,
+            "logical flows compiled in parallel"
+        );
     }
 
     /// Recompiles a logical flow on every datapath it names now, dropping it where it no longer applies.
@@ -536,7 +616,7 @@ impl LflowCache {
 
     fn drop_entry(&mut self, key: EntryKey, delta: &mut Delta) {
         if let Some(e) = self.take_entry(key) {
-            if !e.flows.is_empty() {
+            if !e.flows.is_empty() && !delta.skip_changes {
                 delta.changes.push((key, e.flows, Vec::new()));
             }
         }
@@ -551,15 +631,20 @@ impl LflowCache {
             }
             return;
         };
-        let rec = Recording { view: &self.view, datapath: dp, deps: RefCell::new(BTreeSet::new()) };
         let mut conj_ids = Vec::new();
-        let conj = &mut self.conj;
-        let result = compile_on(row, info, &rec, &mut || {
-            let id = conj.alloc();
-            conj_ids.push(id);
-            id
-        });
-        let deps = rec.deps.into_inner();
+        let (result, deps) = match self.precompiled.remove(&key) {
+            Some(done) => done,
+            None => {
+                let rec = Recording { view: &self.view, datapath: dp, deps: RefCell::new(BTreeSet::new()) };
+                let conj = &mut self.conj;
+                let result = compile_on(row, info, &rec, &mut || {
+                    let id = conj.alloc();
+                    conj_ids.push(id);
+                    id
+                });
+                (result, rec.deps.into_inner())
+            }
+        };
         let (flows, failure) = match result {
             Ok(f) => (f, None),
             Err(e) => (Vec::new(), Some(e)),
@@ -572,7 +657,7 @@ impl LflowCache {
             self.users.entry(d.clone()).or_default().insert(key);
         }
         let old_flows = old.map(|o| o.flows).unwrap_or_default();
-        if old_flows != flows {
+        if !delta.skip_changes && old_flows != flows {
             delta.changes.push((key, old_flows, flows.clone()));
         }
         self.entries.insert(key, Entry { flows, failure, conj_ids, deps });

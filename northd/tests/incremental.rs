@@ -138,12 +138,19 @@ async fn barrier(session: &Session, step: usize) {
     }
 }
 
-fn check(ops: &[Op]) {
+/// A Northbound holding the seed network, written by our nbctl.
+fn seeded_nb() -> OvsdbServer {
     let nb = OvsdbServer::nb();
     let db = format!("--db={}", nb.remote());
     run(nbctl(), &[&db, "init"], &[]).ok();
     let cmd = format!("{} {db}", nbctl().display());
     run(Path::new("/bin/bash"), &[fixture("seed/topology.sh").to_str().unwrap_or_default()], &[("NBCTL", &cmd)]).ok();
+    nb
+}
+
+fn check(ops: &[Op]) {
+    let nb = seeded_nb();
+    let db = format!("--db={}", nb.remote());
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     rt.block_on(async {
@@ -206,10 +213,8 @@ proptest! {
 /// A one-port change recomputes one switch's units, not the network.
 #[test]
 fn a_port_change_recomputes_only_its_switch() {
-    let nb = OvsdbServer::nb();
+    let nb = seeded_nb();
     let db = format!("--db={}", nb.remote());
-    let cmd = format!("{} {db}", nbctl().display());
-    run(Path::new("/bin/bash"), &[fixture("seed/topology.sh").to_str().unwrap_or_default()], &[("NBCTL", &cmd)]).ok();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     rt.block_on(async {
         let session = Session::start(SessionConfig::new(&nb.remote(), model::nb::DB_NAME, &model::nb::table::ALL));

@@ -204,3 +204,79 @@ fn replica_follows_optional_columns() {
         assert_eq!(enabled(&session), Some(want));
     }
 }
+
+/// A whole-Southbound-sized write split into batches and pipelined, while the writer's own monitor
+/// receives every row back (the server stops reading a client whose updates it cannot send: a client
+/// that did not read while writing would hang here). Every reference across batches must land.
+#[test]
+fn a_big_write_goes_out_in_pipelined_batches_with_its_references_intact() {
+    const SB: &str = "OVN_Southbound";
+    let (dps, ports, flows) = (20usize, 100usize, 1000usize);
+    let sb = OvsdbServer::southbound();
+    let rt = rt();
+    let tables = ["Datapath_Binding", "Port_Binding", "Multicast_Group", "Logical_Flow"];
+    let session = rt.block_on(async { Session::start(SessionConfig::new(&sb.remote(), SB, &tables)) });
+    rt.block_on(session.wait_synced(1));
+
+    let mut t = Transaction::new();
+    for d in 0..dps {
+        let dp = t.insert("Datapath_Binding", row(&[("tunnel_key", Datum::atom(d as i64 + 1))]));
+        let pbs: Vec<Atom> = (0..ports)
+            .map(|p| {
+                let name = format!("dp{d}-p{p}");
+                let cols = [
+                    ("datapath", Datum::atom(dp.clone())),
+                    ("logical_port", Datum::atom(name.as_str())),
+                    ("tunnel_key", Datum::atom(p as i64 + 1)),
+                ];
+                t.insert("Port_Binding", row(&cols))
+            })
+            .collect();
+        let mc = [
+            ("datapath", Datum::atom(dp.clone())),
+            ("name", Datum::atom("_MC_flood")),
+            ("tunnel_key", Datum::atom(32768)),
+            ("ports", Datum::set(pbs)),
+        ];
+        t.insert("Multicast_Group", row(&mc));
+        for f in 0..flows {
+            let m = format!("inport == \"dp{d}-p{}\" && reg0 == {f}", f % ports);
+            let cols = [
+                ("logical_datapath", Datum::atom(dp.clone())),
+                ("pipeline", Datum::atom("ingress")),
+                ("table_id", Datum::atom((f % 20) as i64)),
+                ("priority", Datum::atom(100)),
+                ("match", Datum::atom(m.as_str())),
+                ("actions", Datum::atom("next;")),
+            ];
+            t.insert("Logical_Flow", row(&cols));
+        }
+    }
+    let batches = t.into_batches(&["Port_Binding", "Multicast_Group", "Logical_Flow"], 200, &mut model::ovsdb::UuidGen::new());
+    assert!(batches.len() > 100, "{} batches", batches.len());
+    let results = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(120), session.transact_all(&batches, 4)).await.expect("the pipelined write hung")
+    });
+    let results = results.expect("every batch commits");
+    assert_eq!(results.len(), batches.len());
+
+    let total = dps * (1 + ports + 1 + flows);
+    rt.block_on(until(&session, "every row echoed", |r| tables.iter().map(|t| r.len(t)).sum::<usize>() == total));
+    let guard = session.replica();
+    let r = guard.as_ref().expect("replica");
+    let dp_key = |u: model::ovsdb::Uuid| r.row("Datapath_Binding", u).and_then(|d| d.get("tunnel_key").as_i64());
+    for pb in r.table("Port_Binding") {
+        let d = dp_key(pb.get("datapath").as_uuid().expect("datapath")).expect("datapath row");
+        assert!(pb.str("logical_port").starts_with(&format!("dp{}-", d - 1)), "{} on datapath {d}", pb.str("logical_port"));
+    }
+    for mc in r.table("Multicast_Group") {
+        let d = dp_key(mc.get("datapath").as_uuid().expect("datapath")).expect("datapath row");
+        let members: Vec<&str> = mc.get("ports").uuids().filter_map(|u| r.row("Port_Binding", u)).map(|p| p.str("logical_port")).collect();
+        assert_eq!(members.len(), ports, "group of datapath {d}");
+        assert!(members.iter().all(|p| p.starts_with(&format!("dp{}-", d - 1))), "group of datapath {d}: {members:?}");
+    }
+    for lf in r.table("Logical_Flow") {
+        let d = dp_key(lf.get("logical_datapath").as_uuid().expect("datapath")).expect("datapath row");
+        assert!(lf.str("match").contains(&format!("\"dp{}-", d - 1)), "{} on datapath {d}", lf.str("match"));
+    }
+}

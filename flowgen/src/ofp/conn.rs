@@ -39,6 +39,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::wire::{self, BundleCtrl, Command, Features, Header, Message, OfError, BUNDLE_ATOMIC, BUNDLE_ORDERED};
 use super::{Error, Flow};
 
+/// Flow mods per write of [`Connection::install`] (about 150 kB: a socket buffer's worth).
+const SEND_CHUNK: usize = 1000;
+
 /// A byte stream an OpenFlow connection can run over.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -255,25 +258,40 @@ impl Connection {
         self.next_bundle = self.next_bundle.wrapping_add(1);
         let flags = BUNDLE_ATOMIC | BUNDLE_ORDERED;
 
-        // Encode everything first: a flow we cannot encode is refused before the switch sees anything.
+        let open = self.alloc_xid();
+        self.send(&wire::bundle_control(open, id, BundleCtrl::OpenRequest, flags)).await?;
+        self.await_bundle(open, id, BundleCtrl::OpenReply).await?;
+
+        // Encoded and sent in chunks, so that the switch decodes one chunk while we encode the next (for a
+        // full programming, tens of thousands of flows, that overlaps most of the encoding with the switch's
+        // work instead of adding to it). A flow we cannot encode discards the bundle: nothing is applied.
+        let mut by_xid: HashMap<u32, usize> = HashMap::with_capacity(mods.len());
         let mut adds = Vec::new();
-        let mut by_xid: HashMap<u32, usize> = HashMap::new();
-        for (i, (cmd, flow)) in mods.iter().enumerate() {
-            let xid = self.alloc_xid();
-            let fm = wire::flow_mod(xid, *cmd, flow).map_err(|e| Error::Encode(format!("flow #{i} `{flow}`: {e}")))?;
-            adds.extend_from_slice(&wire::bundle_add(id, flags, &fm)?);
-            by_xid.insert(xid, i);
+        for (n, part) in mods.chunks(SEND_CHUNK).enumerate() {
+            adds.clear();
+            for (j, (cmd, flow)) in part.iter().enumerate() {
+                let i = n * SEND_CHUNK + j;
+                let xid = self.alloc_xid();
+                let encoded = wire::flow_mod(xid, *cmd, flow)
+                    .map_err(|e| Error::Encode(format!("flow #{i} `{flow}`: {e}")))
+                    .and_then(|fm| wire::bundle_add(id, flags, &fm));
+                match encoded {
+                    Ok(bytes) => adds.extend_from_slice(&bytes),
+                    Err(e) => {
+                        let discard = self.alloc_xid();
+                        self.send(&wire::bundle_control(discard, id, BundleCtrl::DiscardRequest, flags)).await?;
+                        let _ = self.await_bundle(discard, id, BundleCtrl::DiscardReply).await;
+                        return Err(e);
+                    }
+                }
+                by_xid.insert(xid, i);
+            }
+            self.send(&adds).await?;
         }
         let refused = |h: &Header, e: &OfError| -> Option<Error> {
             let i = by_xid.get(&h.xid).or_else(|| e.failed_xid().and_then(|x| by_xid.get(&x)))?;
             Some(Error::FlowRefused { index: *i, flow: mods[*i].1.to_string(), error: e.clone() })
         };
-
-        let open = self.alloc_xid();
-        self.send(&wire::bundle_control(open, id, BundleCtrl::OpenRequest, flags)).await?;
-        self.await_bundle(open, id, BundleCtrl::OpenReply).await?;
-
-        self.send(&adds).await?;
         let errors = self.barrier().await?;
         if !errors.is_empty() {
             let first = errors.iter().find_map(|(h, e)| refused(h, e));

@@ -67,6 +67,8 @@ pub struct Notification {
 pub type Updates = mpsc::UnboundedReceiver<TableUpdates>;
 
 type ValueReply = oneshot::Sender<Result<Value, ClientError>>;
+/// A reply's `result` as its JSON text, for the caller to read (or only check).
+type TextReply = oneshot::Sender<Result<String, ClientError>>;
 
 enum Command {
     Call {
@@ -79,7 +81,7 @@ enum Command {
         id: u64,
         method: &'static str,
         chunks: mpsc::Receiver<Chunk>,
-        reply: ValueReply,
+        reply: TextReply,
     },
     /// `monitor_cond` with its initial contents and later `update2`s read by `decoder`.
     Monitor {
@@ -166,11 +168,48 @@ impl Client {
     }
 
     /// Runs a transaction; fails with the first failed operation (none took effect then).
+    pub async fn transact(&self, db: &str, txn: &Transaction) -> Result<Vec<Value>, ClientError> {
+        self.write_all(db, std::slice::from_ref(txn), 1).await
+    }
+
+    /// Runs transactions one after another, pipelined: up to `window` are on the wire before the oldest
+    /// reply is awaited, so the server never waits for this client between them (the server runs a
+    /// connection's requests in order). Stops at the first failure: the transactions before it took
+    /// effect, the ones already sent after it may have, the rest were not sent.
     ///
-    /// The request is serialized straight from the operations, one piece of about 64 KiB at a time while
+    /// Each request is serialized straight from the operations, one piece of about 64 KiB at a time while
     /// the I/O task writes the previous ones: a transaction that writes a whole Southbound is tens of
     /// megabytes of JSON, and it never exists in memory whole (nor as a `Value`).
-    pub async fn transact(&self, db: &str, txn: &Transaction) -> Result<Vec<Value>, ClientError> {
+    pub async fn transact_all(&self, db: &str, txns: &[Transaction], window: usize) -> Result<Vec<Vec<Value>>, ClientError> {
+        self.pipelined(db, txns, window, true).await
+    }
+
+    /// [`Client::transact_all`] for a writer that needs only the last transaction's results: the replies
+    /// before it are only checked for errors, not read (a whole-Southbound write gets tens of thousands of
+    /// insert results back).
+    pub async fn write_all(&self, db: &str, txns: &[Transaction], window: usize) -> Result<Vec<Value>, ClientError> {
+        Ok(self.pipelined(db, txns, window, false).await?.pop().unwrap_or_default())
+    }
+
+    async fn pipelined(&self, db: &str, txns: &[Transaction], window: usize, read_all: bool) -> Result<Vec<Vec<Value>>, ClientError> {
+        let mut sent = std::collections::VecDeque::new();
+        let mut out = Vec::with_capacity(txns.len());
+        let last = txns.len().saturating_sub(1);
+        for (i, txn) in txns.iter().enumerate() {
+            if sent.len() >= window.max(1) {
+                if let Some((t, reply, read)) = sent.pop_front() {
+                    out.push(Self::transact_reply(t, reply, read).await?);
+                }
+            }
+            sent.push_back((txn, self.send_transact(db, txn).await?, read_all || i == last));
+        }
+        while let Some((t, reply, read)) = sent.pop_front() {
+            out.push(Self::transact_reply(t, reply, read).await?);
+        }
+        Ok(out)
+    }
+
+    async fn send_transact(&self, db: &str, txn: &Transaction) -> Result<oneshot::Receiver<Result<String, ClientError>>, ClientError> {
         let id = self.id();
         let (ctx, crx) = mpsc::channel(2);
         let (tx, rx) = oneshot::channel();
@@ -189,7 +228,21 @@ impl Client {
         }
         buf.extend_from_slice(b"]}");
         ctx.send(Chunk { bytes: buf, last: true }).await.map_err(|_| ClientError::Disconnected)?;
-        let v = rx.await.map_err(|_| ClientError::Disconnected)??;
+        Ok(rx)
+    }
+
+    /// The per-operation results of a transaction, or its first failure. With `read` false a reply
+    /// without any error is not read, and the results are empty.
+    async fn transact_reply(
+        txn: &Transaction,
+        reply: oneshot::Receiver<Result<String, ClientError>>,
+        read: bool,
+    ) -> Result<Vec<Value>, ClientError> {
+        let text = reply.await.map_err(|_| ClientError::Disconnected)??;
+        if !read && !text.contains("\"error\"") {
+            return Ok(Vec::new());
+        }
+        let v = parse_value(&text).map_err(|e| ClientError::Protocol(format!("transact reply: {e}")))?;
         Ok(txn.check_result_owned(v)?)
     }
 
@@ -240,6 +293,7 @@ impl Client {
 /// A request waiting for its reply.
 enum Pending {
     Value { method: String, reply: ValueReply },
+    Text { method: String, reply: TextReply },
     Monitor { key: String, decoder: UpdateDecoder, reply: oneshot::Sender<Result<TableUpdates, ClientError>> },
 }
 
@@ -257,6 +311,76 @@ struct State {
     notifications: mpsc::UnboundedSender<Notification>,
 }
 
+/// Bytes waiting to be written, whole messages in order. A streamed request is appended piece by piece;
+/// until its last piece is in, other messages (new requests, answers to the server's echoes) wait in
+/// `held` so nothing is written into the middle of it.
+#[derive(Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    written: usize,
+    stream: Option<mpsc::Receiver<Chunk>>,
+    held: Vec<u8>,
+}
+
+impl Outbox {
+    /// Queues a whole message.
+    fn message(&mut self, msg: &[u8]) {
+        if self.stream.is_some() {
+            self.held.extend_from_slice(msg);
+        } else {
+            self.bytes.extend_from_slice(msg);
+        }
+    }
+
+    /// Appends a piece of the streamed request; after the last one, the messages held meanwhile.
+    fn piece(&mut self, chunk: Option<Chunk>) -> Result<(), &'static str> {
+        match chunk {
+            Some(c) => {
+                self.bytes.extend_from_slice(&c.bytes);
+                if c.last {
+                    self.stream = None;
+                    let held = std::mem::take(&mut self.held);
+                    self.bytes.extend_from_slice(&held);
+                }
+                Ok(())
+            }
+            // Its caller gave up half way: the stream holds half a message now.
+            None => Err("request abandoned half written; closing the connection"),
+        }
+    }
+
+    fn unwritten(&self) -> &[u8] {
+        &self.bytes[self.written..]
+    }
+
+    fn wrote(&mut self, n: usize) {
+        self.written += n;
+        if self.written == self.bytes.len() {
+            self.bytes.clear();
+            self.written = 0;
+        } else if self.written >= CHUNK {
+            // Keep the buffer from growing with a long stream that is never fully caught up.
+            self.bytes.drain(..self.written);
+            self.written = 0;
+        }
+    }
+
+    /// True while more of the streamed request is wanted (a bounded amount is kept unwritten).
+    fn wants_piece(&self) -> bool {
+        self.stream.is_some() && self.bytes.len() - self.written < 2 * CHUNK
+    }
+}
+
+async fn next_piece(stream: &mut Option<mpsc::Receiver<Chunk>>) -> Option<Chunk> {
+    match stream {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads and writes at the same time: the server stops reading a connection whose replies it cannot
+/// send, so a client that only wrote while sending a long request (or several pipelined ones) would
+/// deadlock with it.
 async fn io_task(
     conn: Box<dyn remote::Conn>,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -266,37 +390,33 @@ async fn io_task(
     let mut decoder = JsonStreamDecoder::new();
     let mut st = State { pending: HashMap::new(), monitors: HashMap::new(), notifications };
     let mut buf = vec![0u8; 64 * 1024];
-    'io: loop {
+    let mut out = Outbox::default();
+    loop {
+        let writing = !out.unwritten().is_empty();
+        let wants_piece = out.wants_piece();
+        let taking_commands = out.stream.is_none();
         tokio::select! {
-            cmd = commands.recv() => {
+            cmd = commands.recv(), if taking_commands => {
                 let Some(cmd) = cmd else { break };
                 match st.command(cmd) {
                     Outgoing::Nothing => {}
-                    Outgoing::Bytes(bytes) => {
-                        if let Err(e) = wr.write_all(&bytes).await {
-                            tracing::debug!(error = %e, "write failed");
-                            break;
-                        }
+                    Outgoing::Bytes(bytes) => out.message(&bytes),
+                    Outgoing::Stream(chunks) => out.stream = Some(chunks),
+                }
+            }
+            piece = next_piece(&mut out.stream), if wants_piece => {
+                if let Err(e) = out.piece(piece) {
+                    tracing::warn!("{e}");
+                    break;
+                }
+            }
+            n = wr.write(&out.bytes[out.written..]), if writing => {
+                match n {
+                    Ok(0) | Err(_) => {
+                        tracing::debug!(result = ?n, "write failed");
+                        break;
                     }
-                    Outgoing::Stream(mut chunks) => {
-                        // The whole request goes out before anything else is written.
-                        let mut complete = false;
-                        while let Some(c) = chunks.recv().await {
-                            if let Err(e) = wr.write_all(&c.bytes).await {
-                                tracing::debug!(error = %e, "write failed");
-                                break 'io;
-                            }
-                            if c.last {
-                                complete = true;
-                                break;
-                            }
-                        }
-                        if !complete {
-                            // Its caller gave up half way: the stream holds half a message now.
-                            tracing::warn!("request abandoned half written; closing the connection");
-                            break;
-                        }
-                    }
+                    Ok(n) => out.wrote(n),
                 }
             }
             n = rd.read(&mut buf) => {
@@ -309,7 +429,7 @@ async fn io_task(
                         Err(e) => { tracing::warn!(error = %e, "bad data from server"); continue; }
                     };
                     if let Some(answer) = st.incoming(msg) {
-                        if wr.write_all(answer.as_bytes()).await.is_err() { break 'io; }
+                        out.message(answer.as_bytes());
                     }
                 }
             }
@@ -318,6 +438,9 @@ async fn io_task(
     for (_, p) in st.pending.drain() {
         match p {
             Pending::Value { reply, .. } => {
+                let _ = reply.send(Err(ClientError::Disconnected));
+            }
+            Pending::Text { reply, .. } => {
                 let _ = reply.send(Err(ClientError::Disconnected));
             }
             Pending::Monitor { reply, .. } => {
@@ -359,7 +482,7 @@ impl State {
                 Outgoing::Bytes(bytes)
             }
             Command::Stream { id, method, chunks, reply } => {
-                self.pending.insert(id, Pending::Value { method: method.to_string(), reply });
+                self.pending.insert(id, Pending::Text { method: method.to_string(), reply });
                 Outgoing::Stream(chunks)
             }
             Command::Monitor { request, key, decoder, initial, updates } => {
@@ -426,6 +549,12 @@ impl State {
                     None => parse_value(result).map_err(|e| ClientError::Protocol(format!("{method} reply: {e}"))),
                 };
                 let _ = reply.send(r);
+            }
+            Pending::Text { method, reply } => {
+                let _ = reply.send(match error {
+                    Some(error) => Err(ClientError::Rpc { method, error }),
+                    None => Ok(result.to_string()),
+                });
             }
             Pending::Monitor { key, decoder, reply } => {
                 let r = match error {

@@ -1,6 +1,7 @@
 //! An OVSDB (RFC 7047) client on tokio, and the data model it carries.
 
 pub mod atomset;
+pub mod batch;
 pub mod client;
 pub mod datum;
 pub mod framing;
@@ -19,4 +20,4 @@ pub use datum::{Atom, Datum};
 pub use replica::{Replica, Row};
 pub use schema::{AtomicType, BaseType, ColumnType, DatabaseSchema, TableSchema};
 pub use transact::{Condition, Mutation, Operation, Transaction};
-pub use uuid::Uuid;
+pub use uuid::{Uuid, UuidGen};

@@ -162,8 +162,14 @@ impl Replica {
             let changes = self.changes.entry(codec.name.clone()).or_default();
             stats.inserted += inserts.len();
             changes.extend(inserts.keys().copied());
-            // Into an empty table (the first contents) the rows just move.
-            table.rows.append(&mut inserts);
+            // Into an empty or small table (the first contents) the rows move in one merge; into a big one
+            // one by one, since a merge rebuilds the whole tree (a write of many small transactions would
+            // cost the square of the table's size).
+            if inserts.len() >= table.rows.len() {
+                table.rows.append(&mut inserts);
+            } else {
+                table.rows.extend(inserts);
+            }
             for u in rows {
                 let bad = |uuid: String, msg: String| ReplicaError::BadRow { table: codec.name.clone(), uuid, msg };
                 let outcome = match u.change {

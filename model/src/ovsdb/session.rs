@@ -106,6 +106,19 @@ impl Session {
         let client = self.client.read().await.clone().ok_or(ClientError::Disconnected)?;
         client.transact(&self.db, txn).await
     }
+
+    /// Runs transactions in order on the current connection, pipelined (see [`Client::transact_all`]).
+    pub async fn transact_all(&self, txns: &[Transaction], window: usize) -> Result<Vec<Vec<Value>>, ClientError> {
+        let client = self.client.read().await.clone().ok_or(ClientError::Disconnected)?;
+        client.transact_all(&self.db, txns, window).await
+    }
+
+    /// Runs transactions in order on the current connection, pipelined; returns the last one's results
+    /// (see [`Client::write_all`]).
+    pub async fn write_all(&self, txns: &[Transaction], window: usize) -> Result<Vec<Value>, ClientError> {
+        let client = self.client.read().await.clone().ok_or(ClientError::Disconnected)?;
+        client.write_all(&self.db, txns, window).await
+    }
 }
 
 impl Drop for Session {

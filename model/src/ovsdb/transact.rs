@@ -382,12 +382,41 @@ impl From<Atom> for Datum {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    Insert { table: String, row: RowData, uuid_name: Option<String> },
-    Update { table: String, conditions: Vec<Condition>, row: RowData },
-    Mutate { table: String, conditions: Vec<Condition>, mutations: Vec<Mutation> },
-    Delete { table: String, conditions: Vec<Condition> },
-    Select { table: String, conditions: Vec<Condition>, columns: Option<Vec<String>> },
-    Wait { table: String, conditions: Vec<Condition>, columns: Vec<String>, equal: bool, rows: Vec<RowData>, timeout_ms: u64 },
+    /// `uuid` is the row's UUID chosen by the client (OVSDB 2.13 and later accept it), `uuid_name` its name
+    /// within the transaction.
+    Insert {
+        table: String,
+        row: RowData,
+        uuid_name: Option<String>,
+        uuid: Option<Uuid>,
+    },
+    Update {
+        table: String,
+        conditions: Vec<Condition>,
+        row: RowData,
+    },
+    Mutate {
+        table: String,
+        conditions: Vec<Condition>,
+        mutations: Vec<Mutation>,
+    },
+    Delete {
+        table: String,
+        conditions: Vec<Condition>,
+    },
+    Select {
+        table: String,
+        conditions: Vec<Condition>,
+        columns: Option<Vec<String>>,
+    },
+    Wait {
+        table: String,
+        conditions: Vec<Condition>,
+        columns: Vec<String>,
+        equal: bool,
+        rows: Vec<RowData>,
+        timeout_ms: u64,
+    },
     Comment(String),
 }
 
@@ -405,12 +434,15 @@ impl Serialize for Operation {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         match self {
-            Operation::Insert { table, row, uuid_name } => {
+            Operation::Insert { table, row, uuid_name, uuid } => {
                 m.serialize_entry("op", "insert")?;
                 m.serialize_entry("table", table)?;
                 m.serialize_entry("row", row)?;
                 if let Some(n) = uuid_name {
                     m.serialize_entry("uuid-name", n)?;
+                }
+                if let Some(u) = uuid {
+                    m.serialize_entry("uuid", u)?;
                 }
             }
             Operation::Update { table, conditions, row } => {
@@ -477,10 +509,13 @@ impl Serialize for TransactParams<'_> {
 impl Operation {
     pub fn to_json(&self) -> Value {
         match self {
-            Operation::Insert { table, row, uuid_name } => {
+            Operation::Insert { table, row, uuid_name, uuid } => {
                 let mut o = json!({"op": "insert", "table": table, "row": row_json(row)});
                 if let Some(n) = uuid_name {
                     o["uuid-name"] = json!(n);
+                }
+                if let Some(u) = uuid {
+                    o["uuid"] = json!(u.to_string());
                 }
                 o
             }
@@ -544,7 +579,7 @@ impl Transaction {
     pub fn insert(&mut self, table: &str, row: RowData) -> Atom {
         let name = format!("row{}", self.next_name);
         self.next_name += 1;
-        self.ops.push(Operation::Insert { table: table.to_string(), row, uuid_name: Some(name.clone()) });
+        self.ops.push(Operation::Insert { table: table.to_string(), row, uuid_name: Some(name.clone()), uuid: None });
         Atom::NamedUuid(name)
     }
 

@@ -21,6 +21,56 @@ impl Uuid {
     }
 }
 
+/// Fresh row UUIDs chosen by the client (an `insert` may name the UUID of its row, so that a later,
+/// separate transaction can refer to it: see [`crate::ovsdb::transact::Transaction::into_batches`]).
+///
+/// Version-4 UUIDs: a counter run through a bijective mixer, keyed by 128 bits read from `/dev/urandom`
+/// once (cheap enough for the tens of thousands of rows of a first sync). Should one ever collide with an
+/// existing row, the server refuses that transaction and the caller's retry draws new ones.
+#[derive(Debug, Clone)]
+pub struct UuidGen {
+    seed: (u64, u64),
+    next: u64,
+}
+
+impl UuidGen {
+    pub fn new() -> UuidGen {
+        use std::io::Read;
+        let mut b = [0u8; 16];
+        let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
+        if !from_os {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+        }
+        let v = u128::from_le_bytes(b);
+        UuidGen { seed: ((v >> 64) as u64, v as u64), next: 0 }
+    }
+
+    pub fn generate(&mut self) -> Uuid {
+        let i = self.next;
+        self.next = self.next.wrapping_add(1);
+        let hi = mix64(self.seed.0.wrapping_add(i));
+        let lo = mix64(self.seed.1 ^ mix64(i));
+        // Version 4 (random) and the RFC 4122 variant.
+        let hi = (hi & !0xf000) | 0x4000;
+        let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+        Uuid((u128::from(hi) << 64) | u128::from(lo))
+    }
+}
+
+impl Default for UuidGen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A bijection on 64-bit values that scatters neighbouring inputs (splitmix64's finalizer).
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl FromStr for Uuid {
     type Err = UuidParseError;
 
@@ -100,5 +150,19 @@ mod tests {
         assert_eq!(Uuid(0).to_string(), "00000000-0000-0000-0000-000000000000");
         assert_eq!(Uuid(u128::MAX).to_string(), "ffffffff-ffff-ffff-ffff-ffffffffffff");
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"7f2c51db-c310-4b0a-ac50-737675814e6a\"");
+    }
+
+    #[test]
+    fn generated_uuids_are_distinct_version_4() {
+        let (mut a, mut b) = (UuidGen::new(), UuidGen::new());
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            for u in [a.generate(), b.generate()] {
+                let text = u.to_string();
+                assert_eq!(&text[14..15], "4", "{text}");
+                assert!("89ab".contains(&text[19..20]), "{text}");
+                assert!(seen.insert(u), "{text} twice");
+            }
+        }
     }
 }

@@ -275,6 +275,16 @@ impl Engine {
         self.ha_groups.keys().map(String::as_str)
     }
 
+    /// True unless `lsp` (the row `uuid` now, `None` when deleted) reads the same as when the engine last
+    /// ran: the columns the translation ignores (`up`, which northd itself writes) do not count.
+    pub fn lsp_changed(&self, uuid: Uuid, lsp: Option<&model::nb::LogicalSwitchPort>) -> bool {
+        match (self.lsp_hashes.0.get(&uuid), lsp) {
+            (Some(h), Some(lsp)) => *h != hash_lsp(lsp),
+            (None, None) => false,
+            _ => true,
+        }
+    }
+
     /// Brings the desired Southbound up to date with `nb`, recomputing only what changed (every input is
     /// hashed again).
     pub fn run(&mut self, nb: &NbSnapshot) -> Delta {

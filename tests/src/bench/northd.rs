@@ -2,7 +2,10 @@
 //!
 //! 1. fresh NB and SB servers; `nbgen` writes the network into the NB (one transaction);
 //! 2. the northd starts; the clock runs from its start until `ovn-nbctl --wait=sb sync` returns: the
-//!    first full NB -> SB translation, including connecting and reading the NB;
+//!    first full NB -> SB translation, including connecting and reading the NB (steps 1 and 2 run
+//!    `--first-syncs` times, from fresh databases each time, the earlier ones in rounds over every size
+//!    and both northds so that a machine that slows down meanwhile weighs on all alike; the table shows
+//!    the medians);
 //! 3. the Southbound's `Logical_Flow` rows are counted;
 //! 4. N times: one new VIF (`lsp-add` + `lsp-set-addresses`) and one new FIP (`lr-nat-add
 //!    dnat_and_snat` on a VIF without one), each timed around `ovn-nbctl --wait=sb` (which returns once
@@ -19,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::db::Db;
 use super::exec::exec_ok;
-use super::{cpu_seconds, log_tail, memory, note, CpuWatch, Env, Impl, Size};
+use super::{cpu_seconds, log_tail, median, memory, note, CpuWatch, Env, Impl, Size};
 use crate::{Daemon, OvsdbServer};
 
 /// What one northd run measured.
@@ -124,42 +127,81 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Runs the northd benchmark of one implementation at one size with `fips` FIPs and `samples` latency
-/// samples of each kind.
-pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize) -> Result<NorthdRun> {
-    let tag = format!("northd {} {size}", which.label());
+/// What one first sync measured (see [`NorthdRun`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FirstSync {
+    seconds: f64,
+    cpu_s: f64,
+    sb_cpu_s: f64,
+}
+
+/// Steps 1 and 2 alone: one first sync from fresh databases, everything stopped afterwards.
+pub fn first_sync(env: &Env, which: Impl, size: Size, fips: u32) -> Result<FirstSync> {
+    Ok(start_and_sync(env, which, size, fips)?.measured)
+}
+
+/// A northd that has just finished its first sync, with its databases.
+struct Synced {
+    nb: OvsdbServer,
+    sb: OvsdbServer,
+    daemon: Daemon,
+    log: std::path::PathBuf,
+    measured: FirstSync,
+}
+
+/// Steps 1 and 2: fresh databases with the generated network, the daemon started and timed until
+/// `ovn-nbctl --wait=sb sync` returns.
+fn start_and_sync(env: &Env, which: Impl, size: Size, fips: u32) -> Result<Synced> {
     let nb = OvsdbServer::nb();
     let sb = OvsdbServer::southbound();
     let dir = nb.dir().to_path_buf();
     let nb_remote = nb.remote();
-    let wait_limit = env.tool_timeout_arg();
-
     let (s, p, f) = (size.switches.to_string(), size.ports.to_string(), fips.to_string());
     exec_ok(&env.nbgen, &[&format!("--db={nb_remote}"), "-s", &s, "-p", &p, "-f", &f], env.step_timeout)?;
-    // The VIFs that get the new FIPs, chosen before anything is timed.
-    let fip_targets = vifs_without_fip(size, fips, 2 * samples)?;
 
     let sb_pid = sb.pid().context("the Southbound's ovsdb-server is not running")?;
     let sb_cpu_before = cpu_seconds(sb_pid, env.clk_tck)?;
     let started = Instant::now();
     let (mut daemon, log) = start_daemon(env, which, &nb, &sb, &dir);
-    let pid = daemon.pid();
-    let synced = env.ovn_nbctl(&nb_remote, &["--wait=sb", &wait_limit, "sync"]);
-    let first_sync = started.elapsed();
+    let synced = env.ovn_nbctl(&nb_remote, &["--wait=sb", &env.tool_timeout_arg(), "sync"]);
+    let seconds = started.elapsed().as_secs_f64();
     if let Err(e) = synced {
         bail!("first sync failed: {e:#}\n{}", log_tail(&log, 20));
     }
     if !daemon.is_running() {
         bail!("the daemon exited\n{}", log_tail(&log, 20));
     }
-    let first_sync_cpu_s = cpu_seconds(pid, env.clk_tck)?;
-    let first_sync_sb_cpu_s = cpu_seconds(sb_pid, env.clk_tck)? - sb_cpu_before;
+    let cpu_s = cpu_seconds(daemon.pid(), env.clk_tck)?;
+    let sb_cpu_s = cpu_seconds(sb_pid, env.clk_tck)? - sb_cpu_before;
+    Ok(Synced { nb, sb, daemon, log, measured: FirstSync { seconds, cpu_s, sb_cpu_s } })
+}
+
+/// Runs the northd benchmark of one implementation at one size with `fips` FIPs and `samples` latency
+/// samples of each kind. The first sync reported is the median of this run's and `earlier` ones (see
+/// [`first_sync`]: one sync of a small network takes a few hundred milliseconds, and a single one says
+/// little about how cost grows with size); the rest is measured after this run's.
+pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize, earlier: &[FirstSync]) -> Result<NorthdRun> {
+    let tag = format!("northd {} {size}", which.label());
+    let wait_limit = env.tool_timeout_arg();
+    // The VIFs that get the new FIPs, chosen before anything is timed.
+    let fip_targets = vifs_without_fip(size, fips, 2 * samples)?;
+    let mut syncs_measured = earlier.to_vec();
+    let Synced { nb, sb, mut daemon, log, measured } = start_and_sync(env, which, size, fips)?;
+    syncs_measured.push(measured);
+    let pid = daemon.pid();
+    let nb_remote = nb.remote();
+    let of = |f: fn(&FirstSync) -> f64| median(&syncs_measured.iter().map(f).collect::<Vec<_>>());
+    let (first_sync_s, first_sync_cpu_s, first_sync_sb_cpu_s) = (of(|m| m.seconds), of(|m| m.cpu_s), of(|m| m.sb_cpu_s));
     let sbdb = Db::connect(&sb.remote(), "OVN_Southbound", env.step_timeout)?;
     let nbdb = Db::connect(&nb_remote, "OVN_Northbound", env.step_timeout)?;
     let lflows = sbdb.count("Logical_Flow", json!([]))?;
+    let each = |f: fn(&FirstSync) -> f64| syncs_measured.iter().map(|m| format!("{:.2}", f(m))).collect::<Vec<_>>().join(" ");
     note(format_args!(
-        "{tag}: first sync {:.2} s ({first_sync_cpu_s:.2} s CPU; SB ovsdb-server {first_sync_sb_cpu_s:.2} s), {lflows} logical flows",
-        first_sync.as_secs_f64()
+        "{tag}: first sync {first_sync_s:.2} s ({first_sync_cpu_s:.2} s CPU; SB ovsdb-server {first_sync_sb_cpu_s:.2} s), {lflows} logical \
+         flows; medians of: {} s, CPU {} s, SB {} s",
+        each(|m| m.seconds),
+        each(|m| m.cpu_s),
+        each(|m| m.sb_cpu_s)
     ));
 
     let sw = latency_switch(size);
@@ -168,7 +210,7 @@ pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize) -> Res
     let mut cpu = CpuWatch::new(pid, env.clk_tck);
     settle(&mut cpu)?;
     let mut r = NorthdRun {
-        first_sync_s: first_sync.as_secs_f64(),
+        first_sync_s,
         first_sync_cpu_s,
         first_sync_sb_cpu_s,
         lflows,

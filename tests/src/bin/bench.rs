@@ -6,6 +6,7 @@
 //! Build first (`cargo build --release --bins`, or `scripts/bench.sh`, which does both); needs root (the
 //! switch runs in its own network namespace) and the Debian packages of `scripts/install-deps.sh`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -42,6 +43,10 @@ struct Args {
     /// Latency samples per kind (the table shows their median)
     #[arg(long, default_value_t = 5)]
     samples: usize,
+    /// First syncs per northd and size, each from fresh databases, all but the last in rounds over every
+    /// size (the table shows their median)
+    #[arg(long, default_value_t = 3)]
+    first_syncs: usize,
     /// Give up on any one step (a sync, a latency sample, the first programming) after this many seconds
     #[arg(long, default_value_t = 300)]
     step_timeout: u64,
@@ -149,12 +154,27 @@ fn main() -> ExitCode {
 
     let mut results = Results { samples: args.samples, northd: vec![], controller: None };
     if !args.controller_only {
+        // All but the last first sync of each (size, northd), in rounds over all of them: the host's speed
+        // drifts (other tenants), and sizes measured minutes apart would compare two machines.
+        let mut earlier: BTreeMap<(Size, Impl), Vec<bench::northd::FirstSync>> = BTreeMap::new();
+        for round in 1..args.first_syncs.max(1) {
+            note(format_args!("northd first syncs, round {round} of {}", args.first_syncs.max(1) - 1));
+            for &size in &sizes {
+                for which in [Impl::Ours, Impl::Ovn] {
+                    match bench::northd::first_sync(&env, which, size, size.fips(args.fips_percent)) {
+                        Ok(m) => earlier.entry((size, which)).or_default().push(m),
+                        Err(e) => note(format_args!("northd {} first sync at {size} FAILED: {e:#}", which.label())),
+                    }
+                }
+            }
+        }
         for &size in &sizes {
             let fips = size.fips(args.fips_percent);
+            let before = |which| earlier.get(&(size, which)).cloned().unwrap_or_default();
             note(format_args!("northd at {size}, {fips} FIPs: ours"));
-            let ours = catch(|| bench::northd::run(&env, Impl::Ours, size, fips, args.samples));
+            let ours = catch(|| bench::northd::run(&env, Impl::Ours, size, fips, args.samples, &before(Impl::Ours)));
             note(format_args!("northd at {size}, {fips} FIPs: OVN's ovn-northd"));
-            let ovn = catch(|| bench::northd::run(&env, Impl::Ovn, size, fips, args.samples));
+            let ovn = catch(|| bench::northd::run(&env, Impl::Ovn, size, fips, args.samples, &before(Impl::Ovn)));
             for (who, o) in [("ours", &ours), ("OVN", &ovn)] {
                 if let Err(e) = o {
                     note(format_args!("northd {who} at {size} FAILED: {e}"));
