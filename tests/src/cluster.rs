@@ -599,6 +599,35 @@ impl Cluster {
         }
     }
 
+    /// The first things to read when a check fails (a failure report may be cut short): which chassis
+    /// each bound port is on (by name), the outside's neighbour table, and per node its flow count,
+    /// tunnel neighbours and latest warnings.
+    fn summary(&self) -> String {
+        let chassis = self.ovn_sbctl(&["--bare", "--columns=_uuid,name", "--format=csv", "--no-headings", "list", "Chassis"]);
+        let names: Vec<(String, String)> =
+            chassis.stdout.lines().filter_map(|l| l.split_once(',')).map(|(u, n)| (u.trim().to_string(), n.trim().to_string())).collect();
+        let bound = self.ovn_sbctl(&[
+            "--bare",
+            "--columns=logical_port,chassis,up",
+            "--format=csv",
+            "--no-headings",
+            "find",
+            "Port_Binding",
+            "chassis!=[]",
+        ]);
+        let mut s = String::from("===== first look: bound ports (port, chassis, up)\n");
+        for line in bound.stdout.lines() {
+            let named = names.iter().fold(line.to_string(), |l, (u, n)| l.replace(u, n));
+            s.push_str(&format!("{named}\n"));
+        }
+        let neigh = netns::exec_in(self.outside.name(), &["ip", "neigh"]);
+        s.push_str(&format!("--- outside's neighbours\n{}", neigh.stdout));
+        for n in &self.nodes {
+            s.push_str(&n.summary());
+        }
+        s
+    }
+
     /// What to look at when a check fails: the SB as `ovn-sbctl show` sees it, the port bindings, the
     /// northd's log, and per node the bridges, the number of flows in br-int and the controller's log; the
     /// outside and the workloads' addresses and neighbour tables.
@@ -615,6 +644,7 @@ impl Cluster {
                 s.push_str(&format!("!!! {} {how}\n", d.name()));
             }
         }
+        s.push_str(&self.summary());
         let sb = self.ovn_sbctl(&["show"]);
         s.push_str(&format!("===== ovn-sbctl show\n{}{}", sb.stdout, sb.stderr));
         let pb = self.ovn_sbctl(&["--columns=logical_port,type,chassis,up", "--format=table", "list", "Port_Binding"]);

@@ -86,6 +86,16 @@ impl Daemon {
         s
     }
 
+    /// The last `n` warnings and errors of the daemon's log file (OVS/OVN log lines tagged `|WARN|`,
+    /// `|ERR|` or `|EMER|`; ours tagged ` WARN ` or ` ERROR `), prefixed with the daemon's name.
+    pub fn log_problems(&self, n: usize) -> String {
+        let Some(log) = &self.log else { return String::new() };
+        let Ok(f) = File::open(log) else { return String::new() };
+        let marks = ["|WARN|", "|ERR|", "|EMER|", " WARN ", " ERROR "];
+        let bad: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).filter(|l| marks.iter().any(|m| l.contains(m))).collect();
+        bad[bad.len().saturating_sub(n)..].iter().map(|l| format!("{}: {l}\n", self.name)).collect()
+    }
+
     /// Kills the daemon and waits for it to end.
     pub fn stop(&self) {
         let mut guard = self.child.lock().unwrap_or_else(|p| p.into_inner());

@@ -272,6 +272,24 @@ impl Node {
         self.controller.iter().chain([&self.vswitchd, &self.ovsdb])
     }
 
+    /// A few lines that explain most failures, for the top of a failure report: br-int's flow count, the
+    /// tunnel neighbours ovs-vswitchd has resolved, and its daemons' latest warnings and errors.
+    pub fn summary(&self) -> String {
+        let flows = self.ofctl("dump-flows", "br-int", &[]);
+        let neigh = self.vswitchd_appctl(&["tnl/neigh/show"]);
+        let mut s = format!(
+            "--- {}: {} flows in br-int {}; tunnel neighbours:\n{}",
+            self.name,
+            flows.stdout.lines().count(),
+            flows.stderr.trim(),
+            neigh.stdout
+        );
+        for d in self.daemons() {
+            s.push_str(&d.log_problems(6));
+        }
+        s
+    }
+
     /// The node's state for a failure report: bridges and ports, number of OpenFlow flows in br-int, and the
     /// end of each daemon's log.
     pub fn diagnostics(&self) -> String {
