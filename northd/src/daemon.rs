@@ -82,7 +82,11 @@ fn sb_defaults() -> std::collections::BTreeMap<String, String> {
 /// Runs forever.
 pub async fn run(config: Config) {
     let nb = Session::start(SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL));
-    let sb = Session::start(SessionConfig::new(&config.sb_remote, SB_DB_NAME, &sync::table::ALL));
+    // Logical_Flow is most of what northd writes: its inserts come back as their `priority` alone, and
+    // northd records its own rows in the replica itself (model::ovsdb::own_rows).
+    let sb = Session::start(
+        SessionConfig::new(&config.sb_remote, SB_DB_NAME, &sync::table::ALL).own_inserts(sync::table::LOGICAL_FLOW, "priority"),
+    );
     let (mut nb_rx, mut sb_rx) = (nb.watch(), sb.watch());
     let mut state = State::default();
     let defaults = sb_defaults();
@@ -223,16 +227,22 @@ async fn write_sb(sb: &Session, txn: Transaction, ids: &mut UuidGen, seqno: u64)
         return Ok(());
     }
     let t = Instant::now();
-    let batches = txn.into_batches(&SB_BATCHED, SB_ROWS_PER_BATCH, ids);
+    let mut batches = txn.into_batches(&SB_BATCHED, SB_ROWS_PER_BATCH, ids);
+    for b in &mut batches {
+        b.choose_uuids(sync::table::LOGICAL_FLOW, ids);
+    }
+    let syncs = sb.status().syncs;
     let results = sb.write_all(&batches, PIPELINE).await?;
     let transact_ms = t.elapsed().as_millis() as u64;
     let t = Instant::now();
     let marker = batches.last().and_then(|txn| last_insert(txn, &results));
-    // The transactions and their results can be large (a first sync): gone before waiting.
+    drop(results);
     let n = batches.len();
-    drop((batches, results));
     wait_applied(sb, marker, seqno).await;
-    tracing::debug!(transact_ms, batches = n, wait_ms = t.elapsed().as_millis() as u64, "written");
+    // Our flows, which the Southbound echoes by their priority only.
+    let flows: Vec<_> = batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
+    let recorded = sb.record_inserts(sync::table::LOGICAL_FLOW, flows, syncs);
+    tracing::debug!(transact_ms, batches = n, recorded, wait_ms = t.elapsed().as_millis() as u64, "written");
     Ok(())
 }
 

@@ -123,7 +123,11 @@ impl SbIndex {
                 self.ha_name.insert(row.uuid, row.str("name").to_string());
             }
             _ => {
-                let Some(nb) = row.get("logical_datapath").as_uuid().and_then(|d| self.dp_nb.get(&d)) else { return };
+                // Ours always name one of our datapaths; anyone else's row goes.
+                let Some(nb) = row.get("logical_datapath").as_uuid().and_then(|d| self.dp_nb.get(&d)) else {
+                    touched.stray_flows.insert(row.uuid);
+                    return;
+                };
                 let k = flow_key_hash(
                     *nb,
                     row.str("pipeline") == "egress",
@@ -148,6 +152,9 @@ pub struct Touched {
     pub mc_groups: BTreeSet<(Uuid, String)>,
     /// Logical flows by key hash.
     pub flows: BTreeSet<u64>,
+    /// Logical_Flow rows on no datapath of ours (inserted by someone else, or with a datapath that is
+    /// gone): deleted.
+    pub stray_flows: BTreeSet<Uuid>,
     /// Chassis or HA rows changed: every HA group is checked.
     pub ha_groups: bool,
 }
@@ -316,6 +323,10 @@ pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replic
     }
 
     // Flows.
+    for u in &touched.stray_flows {
+        c.deleted += 1;
+        txn.delete(LOGICAL_FLOW, vec![Condition::uuid(*u)]);
+    }
     for k in &removed {
         for u in ix.flows.get(k).into_iter().flatten() {
             c.deleted += 1;

@@ -280,3 +280,78 @@ fn a_big_write_goes_out_in_pipelined_batches_with_its_references_intact() {
         assert!(lf.str("match").contains(&format!("\"dp{}-", d - 1)), "{} on datapath {d}", lf.str("match"));
     }
 }
+
+/// A table monitored with `own_inserts` (northd's Logical_Flow): the writer's inserts come back as their
+/// key column only, recording them fills them in exactly as a full monitor sees them, and everyone
+/// else's inserts, changes and deletions still arrive.
+#[test]
+fn own_inserts_come_back_by_their_key_and_are_recorded_whole() {
+    const SB: &str = "OVN_Southbound";
+    let sb = OvsdbServer::southbound();
+    let rt = rt();
+    let tables = ["Datapath_Binding", "Logical_Flow"];
+    let (own, full) = rt.block_on(async {
+        let own = Session::start(SessionConfig::new(&sb.remote(), SB, &tables).own_inserts("Logical_Flow", "priority"));
+        (own, Session::start(SessionConfig::new(&sb.remote(), SB, &tables)))
+    });
+    rt.block_on(own.wait_synced(1));
+    rt.block_on(full.wait_synced(1));
+    let flow = |dp: &Atom, prio: i64, m: &str| {
+        row(&[
+            ("logical_datapath", Datum::atom(dp.clone())),
+            ("pipeline", Datum::atom("ingress")),
+            ("table_id", Datum::atom(3)),
+            ("priority", Datum::atom(prio)),
+            ("match", Datum::atom(m)),
+            ("actions", Datum::atom("next;")),
+            ("external_ids", Datum::map([("stage-name", "ls_in_acl")])),
+        ])
+    };
+
+    // The datapath and its flows in one transaction, the flows naming it by its uuid-name.
+    let mut t = Transaction::new();
+    let dp = t.insert("Datapath_Binding", row(&[("tunnel_key", Datum::atom(7))]));
+    for p in 1..=3 {
+        t.insert("Logical_Flow", flow(&dp, p * 10, &format!("reg0 == {p}")));
+    }
+    t.choose_uuids("Logical_Flow", &mut model::ovsdb::UuidGen::new());
+    rt.block_on(own.transact(&t)).expect("commit");
+    rt.block_on(until(&own, "the echo of three flows", |r| r.len("Logical_Flow") == 3));
+    {
+        let guard = own.replica();
+        let r = guard.as_ref().expect("replica");
+        let mut prios: Vec<i64> = r.table("Logical_Flow").filter_map(|f| f.get("priority").as_i64()).collect();
+        prios.sort();
+        assert_eq!(prios, [10, 20, 30], "the echo carries the key column");
+        assert!(
+            r.table("Logical_Flow").all(|f| f.str("match").is_empty() && f.get("logical_datapath").as_uuid().is_none()),
+            "and nothing else"
+        );
+    }
+    assert_eq!(own.record_inserts("Logical_Flow", t.clone().take_inserts("Logical_Flow"), 2), 0, "a stale sync count records nothing");
+    assert_eq!(own.record_inserts("Logical_Flow", t.take_inserts("Logical_Flow"), 1), 3);
+
+    // Someone else inserts a flow and changes one of ours.
+    let ours: Vec<model::ovsdb::Uuid> = own.replica().as_ref().expect("replica").table("Logical_Flow").map(|f| f.uuid).collect();
+    let dp_uuid = own.replica().as_ref().expect("replica").table("Datapath_Binding").next().expect("datapath").uuid;
+    let mut other = Transaction::new();
+    other.insert("Logical_Flow", flow(&Atom::Uuid(dp_uuid), 99, "reg0 == 99"));
+    other.update("Logical_Flow", vec![Condition::uuid(ours[0])], row(&[("actions", Datum::atom("drop;"))]));
+    rt.block_on(full.transact(&other)).expect("commit");
+    rt.block_on(until(&full, "four flows", |r| r.len("Logical_Flow") == 4));
+    rt.block_on(until(&own, "four flows and the change", |r| {
+        r.len("Logical_Flow") == 4 && r.row("Logical_Flow", ours[0]).is_some_and(|f| f.str("actions") == "drop;")
+    }));
+
+    let (g_own, g_full) = (own.replica(), full.replica());
+    let (a, b) = (g_own.as_ref().expect("replica"), g_full.as_ref().expect("replica"));
+    for u in &ours {
+        let (x, y) = (a.row("Logical_Flow", *u).expect("recorded"), b.row("Logical_Flow", *u).expect("monitored"));
+        for col in ["logical_datapath", "pipeline", "table_id", "priority", "match", "actions", "external_ids"] {
+            assert_eq!(x.get(col), y.get(col), "column {col} of {u}");
+        }
+    }
+    let foreign = a.table("Logical_Flow").find(|f| !ours.contains(&f.uuid)).expect("the other client's flow");
+    assert_eq!(foreign.get("priority").as_i64(), Some(99));
+    assert!(foreign.get("logical_datapath").as_uuid().is_none(), "someone else's insert arrives by its key column only");
+}

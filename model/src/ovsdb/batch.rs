@@ -121,7 +121,7 @@ fn op_datums(op: &Operation) -> Box<dyn Iterator<Item = &Datum> + '_> {
 
 /// Replaces the names in `uuids` by their UUIDs, in the op's values and, for an insert that defines one,
 /// as the row's own UUID.
-fn resolve_op(op: &mut Operation, uuids: &HashMap<String, Uuid>) {
+pub(super) fn resolve_op(op: &mut Operation, uuids: &HashMap<String, Uuid>) {
     if uuids.is_empty() {
         return;
     }

@@ -6,6 +6,7 @@ pub mod client;
 pub mod datum;
 pub mod framing;
 pub mod jsonrpc;
+pub mod own_rows;
 pub mod remote;
 pub mod replica;
 pub mod row;

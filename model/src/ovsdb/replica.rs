@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::datum::Datum;
 use super::schema::DatabaseSchema;
@@ -21,14 +21,7 @@ pub use super::row::{Columns, Entry, Layout, Row};
 
 /// The `monitor_cond` requests for whole tables (all columns) of `schema`.
 pub fn monitor_requests(schema: &DatabaseSchema, tables: &[&str]) -> Value {
-    let mut m = Map::new();
-    for t in tables {
-        if let Some(ts) = schema.table(t) {
-            let cols: Vec<&String> = ts.columns.keys().collect();
-            m.insert(t.to_string(), json!([{"columns": cols}]));
-        }
-    }
-    Value::Object(m)
+    super::own_rows::monitor_requests(schema, tables, &Default::default())
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -69,6 +62,8 @@ pub struct Replica {
     tables: BTreeMap<String, TableData>,
     changes: BTreeMap<String, BTreeSet<Uuid>>,
     seqno: u64,
+    /// Tables this client records its own inserts into (see [`Replica::record_inserts`]).
+    recorded: BTreeSet<String>,
 }
 
 impl Replica {
@@ -78,7 +73,14 @@ impl Replica {
 
     /// A replica whose rows share the layouts of `decoder` (the one reading its updates).
     pub fn with_decoder(decoder: UpdateDecoder) -> Replica {
-        Replica { schema: Arc::clone(decoder.schema()), decoder, tables: BTreeMap::new(), changes: BTreeMap::new(), seqno: 0 }
+        Replica {
+            schema: Arc::clone(decoder.schema()),
+            decoder,
+            tables: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            seqno: 0,
+            recorded: BTreeSet::new(),
+        }
     }
 
     pub fn schema(&self) -> &Arc<DatabaseSchema> {
@@ -117,6 +119,19 @@ impl Replica {
 
     pub fn is_empty(&self) -> bool {
         self.tables.values().all(|t| t.rows.is_empty())
+    }
+
+    /// Inserts (or replaces) whole rows of `table`, counted as changed: one sequence number for all. From
+    /// then on, an echoed insert into `table` does not replace a row that is there.
+    pub(crate) fn put_rows(&mut self, table: &str, rows: impl IntoIterator<Item = Row>) {
+        self.recorded.insert(table.to_string());
+        let data = self.tables.entry(table.to_string()).or_default();
+        let changes = self.changes.entry(table.to_string()).or_default();
+        for row in rows {
+            changes.insert(row.uuid);
+            data.rows.insert(row.uuid, row);
+        }
+        self.seqno += 1;
     }
 
     /// The rows changed (inserted, modified or deleted) since the last call, per table.
@@ -165,7 +180,13 @@ impl Replica {
             // Into an empty or small table (the first contents) the rows move in one merge; into a big one
             // one by one, since a merge rebuilds the whole tree (a write of many small transactions would
             // cost the square of the table's size).
-            if inserts.len() >= table.rows.len() {
+            if self.recorded.contains(&codec.name) {
+                // The echo of rows this client recorded in full already (see `record_inserts`): it
+                // carries a key column only, and never replaces them (a UUID is inserted only once).
+                for (u, row) in inserts {
+                    table.rows.entry(u).or_insert(row);
+                }
+            } else if inserts.len() >= table.rows.len() {
                 table.rows.append(&mut inserts);
             } else {
                 table.rows.extend(inserts);
@@ -236,6 +257,7 @@ impl Replica {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn schema() -> Arc<DatabaseSchema> {
         Arc::new(

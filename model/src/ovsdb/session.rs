@@ -22,9 +22,12 @@ use tokio::sync::{watch, RwLock};
 use tokio::task::JoinHandle;
 
 use super::client::{Client, ClientError};
-use super::replica::{monitor_requests, Replica};
+use super::own_rows::{monitor_requests, OwnInserts};
+use super::replica::Replica;
+use super::transact::RowData;
 use super::transact::Transaction;
 use super::update::UpdateDecoder;
+use super::uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -32,6 +35,9 @@ pub struct SessionConfig {
     pub remotes: String,
     pub db: String,
     pub tables: Vec<String>,
+    /// Tables whose inserts this client makes itself, monitored without the inserts' contents (see
+    /// [`super::own_rows`]): the client records its inserts with [`Session::record_inserts`].
+    pub own_inserts: OwnInserts,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
 }
@@ -42,9 +48,17 @@ impl SessionConfig {
             remotes: remotes.to_string(),
             db: db.to_string(),
             tables: tables.iter().map(|t| t.to_string()).collect(),
+            own_inserts: OwnInserts::new(),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(8),
         }
+    }
+
+    /// Monitors `table`'s inserts by `key_column` only: this client inserts its rows itself and records
+    /// them (see [`super::own_rows`]).
+    pub fn own_inserts(mut self, table: &str, key_column: &str) -> SessionConfig {
+        self.own_inserts.insert(table.to_string(), key_column.to_string());
+        self
     }
 }
 
@@ -99,6 +113,17 @@ impl Session {
     pub async fn wait_synced(&self, syncs: u64) {
         let mut rx = self.status.clone();
         let _ = rx.wait_for(|s| s.connected && s.syncs >= syncs).await;
+    }
+
+    /// Records rows this client inserted into `table` (one of its [`SessionConfig::own_inserts`]) in the
+    /// replica, in full (see [`Replica::record_inserts`]), unless the replica was reloaded since the
+    /// client's status said `syncs` (then it has them from the server, or they are not there).
+    pub fn record_inserts(&self, table: &str, rows: Vec<(Uuid, RowData)>, syncs: u64) -> usize {
+        let mut guard = lock(&self.replica);
+        match guard.as_mut() {
+            Some(r) if self.status().syncs == syncs => r.record_inserts(table, rows),
+            _ => 0,
+        }
     }
 
     /// Runs a transaction on the current connection.
@@ -164,7 +189,7 @@ async fn follow(
     drop(client.take_notifications());
     let schema = Arc::new(client.get_schema(&config.db).await?);
     let tables: Vec<&str> = config.tables.iter().map(String::as_str).collect();
-    let requests = monitor_requests(&schema, &tables);
+    let requests = monitor_requests(&schema, &tables, &config.own_inserts);
     // The replica's own decoder when it stays, so every row shares the replica's layouts.
     let decoder = match lock(replica).as_ref() {
         Some(r) if **r.schema() == *schema => r.decoder().clone(),

@@ -1,0 +1,108 @@
+//! Rows a client inserts itself, known to it without their echo.
+//!
+//! A client that monitors a table it writes gets every row it inserts sent back in full. For northd's
+//! `Logical_Flow` that echo is most of the Southbound server's work and a quarter of northd's own in a
+//! first sync (tens of thousands of rows with long `match` and `actions` strings, all of which northd
+//! just wrote). So such a table is monitored in two parts (see [`OwnInserts`]): every column for the
+//! initial contents, modifications and deletions, but only one small key column for inserts. An insert
+//! by anyone else still shows up (as a row holding just that column, which the client can recognise as
+//! not its own); the client's own inserts are put into its replica in full from the transaction itself
+//! ([`Transaction::choose_uuids`], [`Transaction::take_inserts`], [`Replica::record_inserts`]).
+//!
+//! ```text
+//!   choose_uuids (every insert into T, every named insert) ─▶ transact ─▶ (echo: uuid + key column)
+//!   ─▶ take_inserts(T) ─▶ Replica::record_inserts(T, rows) (replaces the echo's partial rows)
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{json, Map, Value};
+
+use super::batch::resolve_op;
+use super::replica::Replica;
+use super::row::{Columns, Row};
+use super::schema::DatabaseSchema;
+use super::transact::{Operation, RowData, Transaction};
+use super::uuid::{Uuid, UuidGen};
+
+/// Tables whose inserts the client makes itself, each with the one column its inserts are monitored
+/// by (the rest of an inserted row comes from [`Replica::record_inserts`]).
+pub type OwnInserts = BTreeMap<String, String>;
+
+/// The `monitor_cond` requests for whole tables (all columns); a table in `own` is asked for in two
+/// parts: all columns but its key column without inserts, and the key column with them.
+pub fn monitor_requests(schema: &DatabaseSchema, tables: &[&str], own: &OwnInserts) -> Value {
+    let mut m = Map::new();
+    for t in tables {
+        let Some(ts) = schema.table(t) else { continue };
+        let cols: Vec<&String> = ts.columns.keys().collect();
+        let request = match own.get(*t).filter(|k| ts.columns.contains_key(k.as_str())) {
+            Some(key) => {
+                let rest: Vec<&String> = cols.into_iter().filter(|c| *c != key).collect();
+                json!([
+                    {"columns": rest, "select": {"initial": true, "insert": false, "delete": true, "modify": true}},
+                    {"columns": [key]},
+                ])
+            }
+            None => json!([{ "columns": cols }]),
+        };
+        m.insert(t.to_string(), request);
+    }
+    Value::Object(m)
+}
+
+impl Transaction {
+    /// Gives every insert into `table`, and every insert other operations name, a UUID chosen here, with
+    /// the names replaced by those UUIDs: once the transaction commits, the client knows each row it
+    /// inserted into `table` exactly, references included ([`Transaction::take_inserts`]).
+    pub fn choose_uuids(&mut self, table: &str, ids: &mut UuidGen) {
+        let mut names = HashMap::new();
+        for op in &mut self.ops {
+            if let Operation::Insert { table: t, uuid_name, uuid, .. } = op {
+                if uuid.is_none() && (t == table || uuid_name.is_some()) {
+                    let u = ids.generate();
+                    *uuid = Some(u);
+                    if let Some(n) = uuid_name.clone() {
+                        names.insert(n, u);
+                    }
+                }
+            }
+        }
+        for op in &mut self.ops {
+            resolve_op(op, &names);
+        }
+    }
+
+    /// The rows this transaction inserts into `table` that carry their UUID (all of them after
+    /// [`Transaction::choose_uuids`]), taken out of it.
+    pub fn take_inserts(self, table: &str) -> Vec<(Uuid, RowData)> {
+        self.ops
+            .into_iter()
+            .filter_map(|op| match op {
+                Operation::Insert { table: t, row, uuid: Some(u), .. } if t == table => Some((u, row)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Replica {
+    /// Puts rows this client inserted into `table` into the replica in full, replacing the partial rows
+    /// their echo brought; they count as changed. Columns the schema lacks are skipped. Returns how many
+    /// rows were recorded (none for a table the schema lacks).
+    pub fn record_inserts(&mut self, table: &str, rows: Vec<(Uuid, RowData)>) -> usize {
+        let Some(codec) = self.decoder().table(table).cloned() else { return 0 };
+        let n = rows.len();
+        let built = rows.into_iter().map(|(uuid, data)| {
+            let mut columns = Columns::with_layout(&codec.layout);
+            for (name, value) in data {
+                if let Some(slot) = codec.layout.index(name.as_str()).and_then(|i| columns.at_mut(i)) {
+                    *slot = value;
+                }
+            }
+            Row { uuid, columns }
+        });
+        self.put_rows(table, built);
+        n
+    }
+}
