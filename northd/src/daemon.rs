@@ -161,15 +161,15 @@ async fn round(
             || r.table(sync::table::SB_GLOBAL).next().is_none()
             || state.engine.as_ref().is_none_or(|(_, _, syncs)| *syncs != sb_syncs);
         let t = Instant::now();
-        let (txn, counts, recomputed) = if fresh {
+        let (txn, counts, flow_keys, recomputed) = if fresh {
             let mut engine = Engine::with_keys(sync::current_keys(r));
             let delta = engine.run(snapshot);
-            let (txn, counts) = sync::plan(&engine.desired(), r, &extras);
+            let (txn, counts, flow_keys) = sync::plan(&engine.desired(), r, &extras);
             state.engine = Some((engine, SbIndex::build(r), sb_syncs));
             state.nb_dirty = false;
             state.ports_dirty = true;
             state.changed_lsps.clear();
-            (txn, counts, delta.recomputed)
+            (txn, counts, flow_keys, delta.recomputed)
         } else {
             let Some((engine, ix, _)) = state.engine.as_mut() else { return Ok(()) };
             let touched = ix.apply(r, &changes);
@@ -180,14 +180,14 @@ async fn round(
                 Default::default()
             };
             let engine_us = t.elapsed().as_micros() as u64 - index_us;
-            let (txn, counts) = sync_delta::plan_delta(engine, &delta, &touched, r, ix, &extras);
+            let (txn, counts, flow_keys) = sync_delta::plan_delta(engine, &delta, &touched, r, ix, &extras);
             tracing::trace!(index_us, engine_us, "incremental round");
-            (txn, counts, delta.recomputed)
+            (txn, counts, flow_keys, delta.recomputed)
         };
         tracing::debug!(fresh, recomputed, snapshot_ms, compute_ms = t.elapsed().as_millis() as u64, "computed");
-        (txn, counts, r.seqno(), hv_cfg(r, nb_cfg))
+        (txn, counts, flow_keys, r.seqno(), hv_cfg(r, nb_cfg))
     };
-    let (txn, counts, seqno, hv_cfg) = planned;
+    let (txn, counts, flow_keys, seqno, hv_cfg) = planned;
     let Some((engine, _, _)) = state.engine.as_ref() else { return Ok(()) };
     let warnings = engine.warnings().to_vec();
     let logged = &mut state.logged;
@@ -199,7 +199,14 @@ async fn round(
     }
     *logged = now;
 
-    write_sb(sb, txn, &mut state.ids, seqno).await?;
+    let own_flows = write_sb(sb, txn, flow_keys, &mut state.ids, seqno).await?;
+    match (state.engine.as_mut(), own_flows) {
+        (Some((_, ix, _)), Some(flows)) => ix.learn_own_flows(flows),
+        // Not recorded (the Southbound was reloaded meanwhile) or not matched with their keys: the next
+        // round starts from the replica.
+        (_, None) => state.engine = None,
+        (None, Some(_)) => {}
+    }
     if !counts.is_empty() {
         tracing::info!(
             inserted = counts.inserted,
@@ -221,10 +228,19 @@ async fn round(
     Ok(())
 }
 
-/// Writes `txn` to the Southbound (in batches when it is big) and waits until the replica shows it.
-async fn write_sb(sb: &Session, txn: Transaction, ids: &mut UuidGen, seqno: u64) -> Result<(), model::ovsdb::ClientError> {
+/// Writes `txn` to the Southbound (in batches when it is big), waits until the replica shows it, and
+/// records the Logical_Flow rows it inserted there (their echo carries only their priority). Returns
+/// those rows' UUIDs with their `flow_keys` (the planned key of each Logical_Flow insert, in order), or
+/// `None` when they could not be recorded.
+async fn write_sb(
+    sb: &Session,
+    txn: Transaction,
+    flow_keys: Vec<u64>,
+    ids: &mut UuidGen,
+    seqno: u64,
+) -> Result<Option<Vec<(Uuid, u64)>>, model::ovsdb::ClientError> {
     if txn.is_empty() {
-        return Ok(());
+        return Ok(Some(Vec::new()));
     }
     let t = Instant::now();
     let mut batches = txn.into_batches(&SB_BATCHED, SB_ROWS_PER_BATCH, ids);
@@ -239,11 +255,14 @@ async fn write_sb(sb: &Session, txn: Transaction, ids: &mut UuidGen, seqno: u64)
     drop(results);
     let n = batches.len();
     wait_applied(sb, marker, seqno).await;
-    // Our flows, which the Southbound echoes by their priority only.
     let flows: Vec<_> = batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
+    let keyed = (flows.len() == flow_keys.len()).then(|| flows.iter().map(|(u, _)| *u).zip(flow_keys).collect::<Vec<_>>());
+    if keyed.is_none() {
+        tracing::warn!(flows = flows.len(), "logical flow inserts and their keys do not match; recomputing");
+    }
     let recorded = sb.record_inserts(sync::table::LOGICAL_FLOW, flows, syncs);
     tracing::debug!(transact_ms, batches = n, recorded, wait_ms = t.elapsed().as_millis() as u64, "written");
-    Ok(())
+    Ok(keyed.filter(|k| recorded == k.len()))
 }
 
 /// Sets `Logical_Switch_Port.up` as `ups` says.

@@ -146,7 +146,7 @@ pub struct Extras {
 }
 
 /// The transaction that turns `sb` into `desired` (empty when they agree).
-pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction, Counts) {
+pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction, Counts, Vec<u64>) {
     let mut p = Plan { txn: Transaction::new(), counts: Counts::default() };
 
     // SB_Global.
@@ -286,8 +286,11 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
             None => p.delete(LOGICAL_FLOW, row.uuid),
         }
     }
+    let mut flow_keys = Vec::new();
     for f in &desired.lflows {
-        if !have_flows.contains(&f.key_hash()) {
+        let k = f.key_hash();
+        if !have_flows.contains(&k) {
+            flow_keys.push(k);
             p.insert(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
         }
     }
@@ -300,7 +303,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
         }
     }
 
-    (p.txn, p.counts)
+    (p.txn, p.counts, flow_keys)
 }
 
 pub(crate) fn port_columns(want: &crate::desired::PortBinding, dp_ref: &BTreeMap<Uuid, Atom>, ha_ref: &BTreeMap<&str, Atom>) -> RowData {

@@ -57,6 +57,15 @@ impl SbIndex {
         touched
     }
 
+    /// Learns Logical_Flow rows northd inserted itself, by the keys it planned them with: they are
+    /// recorded in the replica without being reported as changes (see `model::ovsdb::own_rows`).
+    pub fn learn_own_flows(&mut self, flows: impl IntoIterator<Item = (Uuid, u64)>) {
+        for (u, k) in flows {
+            self.flows.entry(k).or_default().push(u);
+            self.flow_of.insert(u, k);
+        }
+    }
+
     fn forget(&mut self, t: &str, u: Uuid, touched: &mut Touched) {
         match t {
             DATAPATH_BINDING => {
@@ -161,7 +170,14 @@ pub struct Touched {
 
 /// The transaction for one round: the engine's delta, plus a check of every Southbound identity in
 /// `touched` against what the engine wants.
-pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replica, ix: &SbIndex, extras: &Extras) -> (Transaction, Counts) {
+pub fn plan_delta(
+    engine: &Engine,
+    delta: &Delta,
+    touched: &Touched,
+    sb: &Replica,
+    ix: &SbIndex,
+    extras: &Extras,
+) -> (Transaction, Counts, Vec<u64>) {
     let mut delta = delta.clone();
     delta.datapaths.extend(touched.datapaths.iter().copied());
     delta.ports.extend(touched.ports.iter().cloned());
@@ -333,10 +349,12 @@ pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replic
             txn.delete(LOGICAL_FLOW, vec![Condition::uuid(*u)]);
         }
     }
+    let mut flow_keys = Vec::new();
     for k in &added {
         let Some(f) = engine.flow(*k).filter(|_| !ix.flows.contains_key(k)) else { continue };
         let Some(dpa) = dp(&f.datapath, &dp_ref) else { continue };
         c.inserted += 1;
+        flow_keys.push(*k);
         txn.insert(LOGICAL_FLOW, flow_columns(f, dpa));
     }
 
@@ -347,5 +365,5 @@ pub fn plan_delta(engine: &Engine, delta: &Delta, touched: &Touched, sb: &Replic
             txn.delete(MAC_BINDING, vec![Condition::uuid(row.uuid)]);
         }
     }
-    (txn, c)
+    (txn, c, flow_keys)
 }

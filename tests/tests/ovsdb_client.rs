@@ -330,6 +330,8 @@ fn own_inserts_come_back_by_their_key_and_are_recorded_whole() {
     }
     assert_eq!(own.record_inserts("Logical_Flow", t.clone().take_inserts("Logical_Flow"), 2), 0, "a stale sync count records nothing");
     assert_eq!(own.record_inserts("Logical_Flow", t.take_inserts("Logical_Flow"), 1), 3);
+    let changed = own.replica().as_mut().expect("replica").take_changes();
+    assert!(changed.get("Logical_Flow").is_none_or(|c| c.is_empty()), "recorded rows are known, not changes: {changed:?}");
 
     // Someone else inserts a flow and changes one of ours.
     let ours: Vec<model::ovsdb::Uuid> = own.replica().as_ref().expect("replica").table("Logical_Flow").map(|f| f.uuid).collect();

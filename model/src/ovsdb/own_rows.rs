@@ -88,10 +88,14 @@ impl Transaction {
 
 impl Replica {
     /// Puts rows this client inserted into `table` into the replica in full, replacing the partial rows
-    /// their echo brought; they count as changed. Columns the schema lacks are skipped. Returns how many
-    /// rows were recorded (none for a table the schema lacks).
+    /// their echo brought. They are not reported as changes ([`Replica::take_changes`]): the client knows
+    /// them. Columns the schema lacks are skipped. Returns how many rows were recorded (none for a table
+    /// the schema lacks).
+    ///
+    /// A change someone else makes to such a row in the moment between its commit and its recording is
+    /// overwritten here (the replica has it again after its next full load).
     pub fn record_inserts(&mut self, table: &str, rows: Vec<(Uuid, RowData)>) -> usize {
-        let Some(codec) = self.decoder().table(table).cloned() else { return 0 };
+        let Some(codec) = self.decoder().table(table).cloned().filter(|_| !rows.is_empty()) else { return 0 };
         let n = rows.len();
         let built = rows.into_iter().map(|(uuid, data)| {
             let mut columns = Columns::with_layout(&codec.layout);

@@ -121,15 +121,19 @@ impl Replica {
         self.tables.values().all(|t| t.rows.is_empty())
     }
 
-    /// Inserts (or replaces) whole rows of `table`, counted as changed: one sequence number for all. From
-    /// then on, an echoed insert into `table` does not replace a row that is there.
+    /// Inserts (or replaces) whole rows of `table` that the caller knows already, so they are not reported
+    /// as changes (and no longer are, if their echo was): one sequence number for all. From then on, an
+    /// echoed insert into `table` of a row that is there changes nothing.
     pub(crate) fn put_rows(&mut self, table: &str, rows: impl IntoIterator<Item = Row>) {
         self.recorded.insert(table.to_string());
         let data = self.tables.entry(table.to_string()).or_default();
-        let changes = self.changes.entry(table.to_string()).or_default();
+        let mut changes = self.changes.remove(table).unwrap_or_default();
         for row in rows {
-            changes.insert(row.uuid);
+            changes.remove(&row.uuid);
             data.rows.insert(row.uuid, row);
+        }
+        if !changes.is_empty() {
+            self.changes.insert(table.to_string(), changes);
         }
         self.seqno += 1;
     }
@@ -175,18 +179,18 @@ impl Replica {
             };
             let table = self.tables.entry(codec.name.clone()).or_default();
             let changes = self.changes.entry(codec.name.clone()).or_default();
+            if self.recorded.contains(&codec.name) && !table.rows.is_empty() {
+                // Maybe the late echo of rows this client recorded in full already (see
+                // `record_inserts`): it carries a key column only and changes nothing (a UUID is
+                // inserted only once).
+                inserts.retain(|u, _| !table.rows.contains_key(u));
+            }
             stats.inserted += inserts.len();
             changes.extend(inserts.keys().copied());
             // Into an empty or small table (the first contents) the rows move in one merge; into a big one
             // one by one, since a merge rebuilds the whole tree (a write of many small transactions would
             // cost the square of the table's size).
-            if self.recorded.contains(&codec.name) {
-                // The echo of rows this client recorded in full already (see `record_inserts`): it
-                // carries a key column only, and never replaces them (a UUID is inserted only once).
-                for (u, row) in inserts {
-                    table.rows.entry(u).or_insert(row);
-                }
-            } else if inserts.len() >= table.rows.len() {
+            if inserts.len() >= table.rows.len() {
                 table.rows.append(&mut inserts);
             } else {
                 table.rows.extend(inserts);

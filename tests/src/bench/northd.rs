@@ -171,6 +171,10 @@ fn start_and_sync(env: &Env, which: Impl, size: Size, fips: u32) -> Result<Synce
     if !daemon.is_running() {
         bail!("the daemon exited\n{}", log_tail(&log, 20));
     }
+    // The CPU the first sync costs, its aftermath included (both northds read back what they wrote, a
+    // little after answering or a little before): taken once the daemon is idle, so no size has part of
+    // its work counted and another not.
+    settle(&mut CpuWatch::new(daemon.pid(), env.clk_tck))?;
     let cpu_s = cpu_seconds(daemon.pid(), env.clk_tck)?;
     let sb_cpu_s = cpu_seconds(sb_pid, env.clk_tck)? - sb_cpu_before;
     Ok(Synced { nb, sb, daemon, log, measured: FirstSync { seconds, cpu_s, sb_cpu_s } })

@@ -59,7 +59,7 @@ fn m<T>(name: impl Into<String>, value: fn(&T) -> f64, decimals: usize, ratio: R
 fn northd_metrics(samples: usize) -> Vec<Metric<NorthdRun>> {
     vec![
         m("northd first sync (s)", |r| r.first_sync_s, 2, Ratio::OvnOverOurs),
-        m("northd CPU until first sync (s)", |r| r.first_sync_cpu_s, 2, Ratio::OvnOverOurs),
+        m("northd CPU for the first sync, until idle (s)", |r| r.first_sync_cpu_s, 2, Ratio::OvnOverOurs),
         m("  SB ovsdb-server CPU meanwhile (s)", |r| r.first_sync_sb_cpu_s, 2, Ratio::OvnOverOurs),
         m("northd Logical_Flow rows", |r| r.lflows as f64, 0, Ratio::OursOverOvn),
         m("northd peak memory, VmHWM (MiB)", |r| r.peak_mib, 1, Ratio::OvnOverOurs),
