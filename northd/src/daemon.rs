@@ -164,7 +164,7 @@ async fn round(
         let (txn, counts, flow_keys, recomputed) = if fresh {
             let mut engine = Engine::with_keys(sync::current_keys(r));
             let delta = engine.run(snapshot);
-            let (txn, counts, flow_keys) = sync::plan(&engine.desired(), r, &extras);
+            let (txn, counts, flow_keys) = sync::plan(&engine.wanted(), r, &extras);
             state.engine = Some((engine, SbIndex::build(r), sb_syncs));
             state.nb_dirty = false;
             state.ports_dirty = true;

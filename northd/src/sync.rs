@@ -2,7 +2,7 @@
 //! wants, touching only the rows that differ.
 //!
 //! ```text
-//!   DesiredSb ─┐
+//!   Wanted ────┐ (the engine's rows, borrowed; flows with their keys)
 //!              ├─▶ per table: match rows by their NB identity ─▶ insert missing / update changed /
 //!   SB replica ┘                                                 delete stale  ─▶ Transaction
 //! ```
@@ -14,8 +14,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::ovsdb::transact::{ColumnName, Condition, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
-
-use crate::desired::DesiredSb;
 
 use crate::translate::Keys;
 
@@ -145,8 +143,20 @@ pub struct Extras {
     pub defaults: BTreeMap<String, String>,
 }
 
-/// The transaction that turns `sb` into `desired` (empty when they agree).
-pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction, Counts, Vec<u64>) {
+/// What [`plan`] compares the Southbound with: the engine's rows, borrowed, and its flows with their keys
+/// (a first sync's 50,000 flows are neither copied nor sorted nor hashed again).
+pub struct Wanted<'a> {
+    pub datapaths: &'a BTreeMap<Uuid, crate::desired::Datapath>,
+    pub ports: &'a BTreeMap<String, crate::desired::PortBinding>,
+    pub mc_groups: &'a BTreeMap<(Uuid, String), crate::desired::MulticastGroup>,
+    pub ha_groups: &'a BTreeMap<String, crate::desired::HaChassisGroup>,
+    /// Each flow with its [`crate::desired::Lflow::key_hash`], once.
+    pub lflows: Vec<(u64, &'a crate::desired::Lflow)>,
+}
+
+/// The transaction that turns `sb` into `desired` (empty when they agree), and the key of each
+/// Logical_Flow it inserts, in order.
+pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras) -> (Transaction, Counts, Vec<u64>) {
     let mut p = Plan { txn: Transaction::new(), counts: Counts::default() };
 
     // SB_Global.
@@ -187,7 +197,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
             }
         }
     }
-    for (nb, dp) in &desired.datapaths {
+    for (nb, dp) in desired.datapaths {
         if !dp_ref.contains_key(nb) {
             let a = p.insert(DATAPATH_BINDING, dp_columns(dp));
             dp_ref.insert(*nb, a);
@@ -198,7 +208,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
     let chassis_uuid: BTreeMap<&str, Uuid> = sb.table(CHASSIS).map(|c| (c.str("name"), c.uuid)).collect();
     let mut ha_ref: BTreeMap<&str, Atom> = BTreeMap::new();
     let existing_ha: BTreeMap<&str, &Row> = sb.table(HA_CHASSIS_GROUP).map(|r| (r.str("name"), r)).collect();
-    for (name, g) in &desired.ha_groups {
+    for (name, g) in desired.ha_groups {
         let row = existing_ha.get(name.as_str()).copied();
         let (members, n) = ha_members(&mut p.txn, g, &chassis_uuid, row.map(|r| (r, sb)));
         p.counts.inserted += n;
@@ -234,7 +244,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
         p.update(PORT_BINDING, row, cols);
         pb_ref.insert(name, Atom::Uuid(row.uuid));
     }
-    for (name, want) in &desired.ports {
+    for (name, want) in desired.ports {
         if !pb_ref.contains_key(name.as_str()) {
             let mut row = port_columns(want, &dp_ref, &ha_ref);
             row.insert("logical_port".into(), Datum::atom(name.as_str()));
@@ -256,7 +266,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
             None => p.delete(MULTICAST_GROUP, row.uuid),
         }
     }
-    for (k, want) in &desired.mc_groups {
+    for (k, want) in desired.mc_groups {
         if !seen_mc.contains(k) {
             let mut row = mc_columns(want, &pb_ref);
             row.insert("datapath".into(), Datum::atom(dp_ref[&want.datapath].clone()));
@@ -266,7 +276,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
     }
 
     // Logical_Flow, matched by content (its key hash); inserted in the desired order.
-    let want_flows: std::collections::HashSet<u64> = desired.lflows.iter().map(crate::desired::Lflow::key_hash).collect();
+    let want_flows: std::collections::HashSet<u64> = desired.lflows.iter().map(|(k, _)| *k).collect();
     let mut have_flows = std::collections::HashSet::new();
     for row in sb.table(LOGICAL_FLOW) {
         let key = row.get("logical_datapath").as_uuid().and_then(|d| dp_nb_of_row.get(&d)).map(|nb| {
@@ -287,8 +297,7 @@ pub fn plan(desired: &DesiredSb, sb: &Replica, extras: &Extras) -> (Transaction,
         }
     }
     let mut flow_keys = Vec::new();
-    for f in &desired.lflows {
-        let k = f.key_hash();
+    for &(k, f) in &desired.lflows {
         if !have_flows.contains(&k) {
             flow_keys.push(k);
             p.insert(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
