@@ -45,7 +45,7 @@ struct Args {
     samples: usize,
     /// First syncs per northd and size, each from fresh databases, all but the last in rounds over every
     /// size (the table shows their median)
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     first_syncs: usize,
     /// Only our daemons, for quick iterations on them (OVN's columns stay empty and no verdict that needs
     /// them is given)
