@@ -83,6 +83,9 @@ fn controller_metrics(samples: usize) -> Vec<Metric<ControllerRun>> {
     ]
 }
 
+/// What stands where a measurement was not taken on purpose (`bench --ours-only`).
+pub const NOT_RUN: &str = "not run (--ours-only)";
+
 fn cell<T>(o: &Outcome<T>, metric: &Metric<T>) -> String {
     match o {
         Ok(r) => {
@@ -93,6 +96,7 @@ fn cell<T>(o: &Outcome<T>, metric: &Metric<T>) -> String {
                 "-".to_string()
             }
         }
+        Err(e) if e == NOT_RUN => "-".to_string(),
         Err(_) => "failed".to_string(),
     }
 }

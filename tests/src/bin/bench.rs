@@ -56,9 +56,6 @@ struct Args {
     step_timeout: u64,
 }
 
-/// What `--ours-only` puts where OVN's results would be.
-const SKIPPED: &str = "not run (--ours-only)";
-
 /// Our binaries sit next to this one (`target/<profile>/`).
 fn sibling(name: &str) -> PathBuf {
     let here = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_default();
@@ -185,13 +182,13 @@ fn main() -> ExitCode {
                 note(format_args!("northd at {size}, {fips} FIPs: OVN's ovn-northd"));
             }
             let ovn = if args.ours_only {
-                Err(SKIPPED.to_string())
+                Err(report::NOT_RUN.to_string())
             } else {
                 catch(|| bench::northd::run(&env, Impl::Ovn, size, fips, args.samples, &before(Impl::Ovn)))
             };
             for (who, o) in [("ours", &ours), ("OVN", &ovn)] {
                 match o {
-                    Err(e) if e != SKIPPED => note(format_args!("northd {who} at {size} FAILED: {e}")),
+                    Err(e) if e != report::NOT_RUN => note(format_args!("northd {who} at {size} FAILED: {e}")),
                     _ => {}
                 }
             }
@@ -209,13 +206,13 @@ fn main() -> ExitCode {
             note(format_args!("controller at {size}, {} VIFs on the chassis: OVN's ovn-controller", args.hosted));
         }
         let ovn = if args.ours_only {
-            Err(SKIPPED.to_string())
+            Err(report::NOT_RUN.to_string())
         } else {
             catch(|| controller::run(&env, Impl::Ovn, size, fips, args.hosted, args.samples, Duration::from_millis(args.settle_ms)))
         };
         for (who, o) in [("ours", &ours), ("OVN", &ovn)] {
             match o {
-                Err(e) if e != SKIPPED => note(format_args!("controller {who} FAILED: {e}")),
+                Err(e) if e != report::NOT_RUN => note(format_args!("controller {who} FAILED: {e}")),
                 _ => {}
             }
         }
@@ -233,7 +230,7 @@ fn main() -> ExitCode {
         println!("{v}");
     }
     // What --ours-only left out is no failure.
-    let failed: Vec<String> = report::failures(&results).into_iter().filter(|f| !f.ends_with(SKIPPED)).collect();
+    let failed: Vec<String> = report::failures(&results).into_iter().filter(|f| !f.ends_with(report::NOT_RUN)).collect();
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
