@@ -19,7 +19,6 @@ use model::nb::{self, NbSnapshot};
 use model::ovsdb::session::{Session, SessionConfig};
 use model::ovsdb::transact::{Condition, Operation, RowData, Transaction};
 use model::ovsdb::{Datum, Uuid, UuidGen};
-use serde_json::Value;
 
 use crate::sync::{self, Extras, SB_DB_NAME};
 use crate::sync_delta::{self, SbIndex};
@@ -245,16 +244,24 @@ async fn write_sb(
     let t = Instant::now();
     let mut batches = txn.into_batches(&SB_BATCHED, SB_ROWS_PER_BATCH, ids);
     for b in &mut batches {
-        b.choose_uuids(sync::table::LOGICAL_FLOW, ids);
+        b.choose_uuids(ids);
     }
+    // Our flows' echo carries nothing we do not know: skipped, and the rows recorded below.
+    sb.expect_inserts(sync::table::LOGICAL_FLOW, batches.iter().flat_map(|b| b.insert_uuids(sync::table::LOGICAL_FLOW)));
     let syncs = sb.status().syncs;
-    let results = sb.write_all(&batches, PIPELINE).await?;
+    if let Err(e) = sb.write_all(&batches, PIPELINE).await {
+        // Some batches may have committed, unseen: the Southbound is read again whole.
+        sb.resync();
+        return Err(e);
+    }
     let transact_ms = t.elapsed().as_millis() as u64;
     let t = Instant::now();
-    let marker = batches.last().and_then(|txn| last_insert(txn, &results));
-    drop(results);
     let n = batches.len();
-    wait_applied(sb, marker, seqno).await;
+    // Everything else comes back; the last row inserted outside Logical_Flow, if any, arrives last.
+    let echoed = batches.iter().flat_map(|b| &b.ops).any(|op| !is_flow_insert(op));
+    if echoed {
+        wait_applied(sb, last_echoed_insert(&batches), seqno).await;
+    }
     let flows: Vec<_> = batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
     let keyed = (flows.len() == flow_keys.len()).then(|| flows.iter().map(|(u, _)| *u).zip(flow_keys).collect::<Vec<_>>());
     if keyed.is_none() {
@@ -311,14 +318,16 @@ async fn report_cfg(nb: &Session, global: Option<&nb::NbGlobal>, nb_cfg: i64, hv
     Ok(())
 }
 
-/// The table and UUID of the last row `txn` inserted. ovsdb-server reports a committed transaction in one
-/// update, which the replica applies whole, so one of its rows is enough to know it has arrived.
-fn last_insert(txn: &Transaction, results: &[Value]) -> Option<(String, Uuid)> {
-    txn.ops.iter().zip(results).rev().find_map(|(op, r)| match op {
-        Operation::Insert { table, .. } => {
-            let u = r.get("uuid")?.get(1)?.as_str()?.parse().ok()?;
-            Some((table.clone(), u))
-        }
+fn is_flow_insert(op: &Operation) -> bool {
+    matches!(op, Operation::Insert { table, .. } if table == sync::table::LOGICAL_FLOW)
+}
+
+/// The table and UUID (chosen by us) of the last row the batches insert outside Logical_Flow. ovsdb-server
+/// reports a committed transaction in one update, which the replica applies whole, and the batches that
+/// follow it insert only flows, so when it is there every echo we wait for is.
+fn last_echoed_insert(batches: &[Transaction]) -> Option<(String, Uuid)> {
+    batches.iter().rev().flat_map(|b| b.ops.iter().rev()).find_map(|op| match op {
+        Operation::Insert { table, uuid: Some(u), .. } if !is_flow_insert(op) => Some((table.clone(), *u)),
         _ => None,
     })
 }

@@ -314,7 +314,8 @@ fn own_inserts_come_back_by_their_key_and_are_recorded_whole() {
     for p in 1..=3 {
         t.insert("Logical_Flow", flow(&dp, p * 10, &format!("reg0 == {p}")));
     }
-    t.choose_uuids("Logical_Flow", &mut model::ovsdb::UuidGen::new());
+    let mut ids = model::ovsdb::UuidGen::new();
+    t.choose_uuids(&mut ids);
     rt.block_on(own.transact(&t)).expect("commit");
     rt.block_on(until(&own, "the echo of three flows", |r| r.len("Logical_Flow") == 3));
     {
@@ -333,6 +334,20 @@ fn own_inserts_come_back_by_their_key_and_are_recorded_whole() {
     let changed = own.replica().as_mut().expect("replica").take_changes();
     assert!(changed.get("Logical_Flow").is_none_or(|c| c.is_empty()), "recorded rows are known, not changes: {changed:?}");
 
+    // Inserts said in advance: their echo is not applied at all; the datapath beside them is.
+    let mut t2 = Transaction::new();
+    let dp2 = t2.insert("Datapath_Binding", row(&[("tunnel_key", Datum::atom(8))]));
+    for p in 4..=5 {
+        t2.insert("Logical_Flow", flow(&dp2, p * 10, &format!("reg0 == {p}")));
+    }
+    t2.choose_uuids(&mut ids);
+    own.expect_inserts("Logical_Flow", t2.insert_uuids("Logical_Flow").collect::<Vec<_>>());
+    rt.block_on(own.transact(&t2)).expect("commit");
+    rt.block_on(until(&own, "the second datapath", |r| r.len("Datapath_Binding") == 2));
+    assert_eq!(own.replica().as_ref().expect("replica").len("Logical_Flow"), 3, "an expected insert's echo is skipped");
+    assert_eq!(own.record_inserts("Logical_Flow", t2.take_inserts("Logical_Flow"), 1), 2);
+    rt.block_on(until(&full, "five flows", |r| r.len("Logical_Flow") == 5));
+
     // Someone else inserts a flow and changes one of ours.
     let ours: Vec<model::ovsdb::Uuid> = own.replica().as_ref().expect("replica").table("Logical_Flow").map(|f| f.uuid).collect();
     let dp_uuid = own.replica().as_ref().expect("replica").table("Datapath_Binding").next().expect("datapath").uuid;
@@ -340,9 +355,9 @@ fn own_inserts_come_back_by_their_key_and_are_recorded_whole() {
     other.insert("Logical_Flow", flow(&Atom::Uuid(dp_uuid), 99, "reg0 == 99"));
     other.update("Logical_Flow", vec![Condition::uuid(ours[0])], row(&[("actions", Datum::atom("drop;"))]));
     rt.block_on(full.transact(&other)).expect("commit");
-    rt.block_on(until(&full, "four flows", |r| r.len("Logical_Flow") == 4));
-    rt.block_on(until(&own, "four flows and the change", |r| {
-        r.len("Logical_Flow") == 4 && r.row("Logical_Flow", ours[0]).is_some_and(|f| f.str("actions") == "drop;")
+    rt.block_on(until(&full, "six flows", |r| r.len("Logical_Flow") == 6));
+    rt.block_on(until(&own, "six flows and the change", |r| {
+        r.len("Logical_Flow") == 6 && r.row("Logical_Flow", ours[0]).is_some_and(|f| f.str("actions") == "drop;")
     }));
 
     let (g_own, g_full) = (own.replica(), full.replica());
@@ -356,4 +371,21 @@ fn own_inserts_come_back_by_their_key_and_are_recorded_whole() {
     let foreign = a.table("Logical_Flow").find(|f| !ours.contains(&f.uuid)).expect("the other client's flow");
     assert_eq!(foreign.get("priority").as_i64(), Some(99));
     assert!(foreign.get("logical_datapath").as_uuid().is_none(), "someone else's insert arrives by its key column only");
+    drop((g_own, g_full));
+
+    // A write whose rows were expected but never recorded (as after a failed pipelined write): a resync
+    // loads them whole.
+    let mut t3 = Transaction::new();
+    t3.insert("Logical_Flow", flow(&Atom::Uuid(dp_uuid), 77, "reg0 == 77"));
+    t3.choose_uuids(&mut ids);
+    let lost: Vec<model::ovsdb::Uuid> = t3.insert_uuids("Logical_Flow").collect();
+    own.expect_inserts("Logical_Flow", lost.clone());
+    rt.block_on(own.transact(&t3)).expect("commit");
+    own.resync();
+    rt.block_on(own.wait_synced(2));
+    let guard = own.replica();
+    let r = guard.as_ref().expect("replica");
+    assert_eq!(r.len("Logical_Flow"), 7);
+    assert_eq!(r.row("Logical_Flow", lost[0]).map(|f| f.str("match").to_string()), Some("reg0 == 77".to_string()), "reloaded whole");
+    assert_eq!(r.row("Logical_Flow", ours[1]).map(|f| f.str("actions").to_string()), Some("next;".to_string()));
 }

@@ -7,11 +7,13 @@
 //! initial contents, modifications and deletions, but only one small key column for inserts. An insert
 //! by anyone else still shows up (as a row holding just that column, which the client can recognise as
 //! not its own); the client's own inserts are put into its replica in full from the transaction itself
-//! ([`Transaction::choose_uuids`], [`Transaction::take_inserts`], [`Replica::record_inserts`]).
+//! ([`Transaction::choose_uuids`], [`Replica::expect_inserts`], [`Transaction::take_inserts`],
+//! [`Replica::record_inserts`]).
 //!
 //! ```text
-//!   choose_uuids (every insert into T, every named insert) ─▶ transact ─▶ (echo: uuid + key column)
-//!   ─▶ take_inserts(T) ─▶ Replica::record_inserts(T, rows) (replaces the echo's partial rows)
+//!   choose_uuids ─▶ Replica::expect_inserts(T, uuids) ─▶ transact ─▶ (echo: uuid + key column: skipped)
+//!   ─▶ take_inserts(T) ─▶ Replica::record_inserts(T, rows)
+//!   (a failed write: some transactions may have committed unseen ─▶ reload the whole database)
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -52,14 +54,14 @@ pub fn monitor_requests(schema: &DatabaseSchema, tables: &[&str], own: &OwnInser
 }
 
 impl Transaction {
-    /// Gives every insert into `table`, and every insert other operations name, a UUID chosen here, with
-    /// the names replaced by those UUIDs: once the transaction commits, the client knows each row it
-    /// inserted into `table` exactly, references included ([`Transaction::take_inserts`]).
-    pub fn choose_uuids(&mut self, table: &str, ids: &mut UuidGen) {
+    /// Gives every insert a UUID chosen here, with the names replaced by those UUIDs: once the transaction
+    /// commits, the client knows each row it inserted exactly, references included
+    /// ([`Transaction::take_inserts`]).
+    pub fn choose_uuids(&mut self, ids: &mut UuidGen) {
         let mut names = HashMap::new();
         for op in &mut self.ops {
-            if let Operation::Insert { table: t, uuid_name, uuid, .. } = op {
-                if uuid.is_none() && (t == table || uuid_name.is_some()) {
+            if let Operation::Insert { uuid_name, uuid, .. } = op {
+                if uuid.is_none() {
                     let u = ids.generate();
                     *uuid = Some(u);
                     if let Some(n) = uuid_name.clone() {
@@ -71,6 +73,15 @@ impl Transaction {
         for op in &mut self.ops {
             resolve_op(op, &names);
         }
+    }
+
+    /// The UUIDs of the rows this transaction inserts into `table` that carry one (all of them after
+    /// [`Transaction::choose_uuids`]).
+    pub fn insert_uuids<'a>(&'a self, table: &'a str) -> impl Iterator<Item = Uuid> + 'a {
+        self.ops.iter().filter_map(move |op| match op {
+            Operation::Insert { table: t, uuid: Some(u), .. } if t == table => Some(*u),
+            _ => None,
+        })
     }
 
     /// The rows this transaction inserts into `table` that carry their UUID (all of them after
@@ -87,8 +98,8 @@ impl Transaction {
 }
 
 impl Replica {
-    /// Puts rows this client inserted into `table` into the replica in full, replacing the partial rows
-    /// their echo brought. They are not reported as changes ([`Replica::take_changes`]): the client knows
+    /// Puts rows this client inserted into `table` into the replica in full (replacing the partial rows
+    /// their echo brought, if it was not expected). They are not reported as changes ([`Replica::take_changes`]): the client knows
     /// them. Columns the schema lacks are skipped. Returns how many rows were recorded (none for a table
     /// the schema lacks).
     ///

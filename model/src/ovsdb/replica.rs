@@ -7,7 +7,7 @@
 //! Updates are read by an [`UpdateDecoder`] straight into rows (from the bytes of a message, or from a
 //! `Value` for callers that hold one); rows store their columns in their table's shared [`Layout`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -64,6 +64,9 @@ pub struct Replica {
     seqno: u64,
     /// Tables this client records its own inserts into (see [`Replica::record_inserts`]).
     recorded: BTreeSet<String>,
+    /// Rows of those tables this client is inserting ([`Replica::expect_inserts`]): their echo is skipped,
+    /// the client records them whole.
+    expected: HashSet<Uuid>,
 }
 
 impl Replica {
@@ -80,6 +83,7 @@ impl Replica {
             changes: BTreeMap::new(),
             seqno: 0,
             recorded: BTreeSet::new(),
+            expected: HashSet::new(),
         }
     }
 
@@ -99,6 +103,8 @@ impl Replica {
 
     /// Forgets every row (before a full resync).
     pub fn clear(&mut self) {
+        // A full load brings every row whole, whoever wrote it.
+        self.expected.clear();
         for (name, t) in std::mem::take(&mut self.tables) {
             self.changes.entry(name).or_default().extend(t.rows.into_keys());
         }
@@ -129,6 +135,7 @@ impl Replica {
         let data = self.tables.entry(table.to_string()).or_default();
         let mut changes = self.changes.remove(table).unwrap_or_default();
         for row in rows {
+            self.expected.remove(&row.uuid);
             changes.remove(&row.uuid);
             data.rows.insert(row.uuid, row);
         }
@@ -136,6 +143,13 @@ impl Replica {
             self.changes.insert(table.to_string(), changes);
         }
         self.seqno += 1;
+    }
+
+    /// Says that this client is inserting these rows into `table` and will record them itself
+    /// ([`Replica::record_inserts`]): their echo is not applied. A full reload forgets the expectation.
+    pub fn expect_inserts(&mut self, table: &str, uuids: impl IntoIterator<Item = Uuid>) {
+        self.recorded.insert(table.to_string());
+        self.expected.extend(uuids);
     }
 
     /// The rows changed (inserted, modified or deleted) since the last call, per table.
@@ -179,11 +193,12 @@ impl Replica {
             };
             let table = self.tables.entry(codec.name.clone()).or_default();
             let changes = self.changes.entry(codec.name.clone()).or_default();
-            if self.recorded.contains(&codec.name) && !table.rows.is_empty() {
-                // Maybe the late echo of rows this client recorded in full already (see
+            if self.recorded.contains(&codec.name) {
+                // The echo of rows this client is inserting or has recorded in full already (see
                 // `record_inserts`): it carries a key column only and changes nothing (a UUID is
                 // inserted only once).
-                inserts.retain(|u, _| !table.rows.contains_key(u));
+                let expected = &self.expected;
+                inserts.retain(|u, _| !expected.contains(u) && !table.rows.contains_key(u));
             }
             stats.inserted += inserts.len();
             changes.extend(inserts.keys().copied());

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::{watch, RwLock};
+use tokio::sync::{watch, Notify, RwLock};
 use tokio::task::JoinHandle;
 
 use super::client::{Client, ClientError};
@@ -74,6 +74,8 @@ pub struct SessionStatus {
 
 pub struct Session {
     replica: Arc<Mutex<Option<Replica>>>,
+    /// Wakes the connection's task to drop the connection and load everything again.
+    resync: Arc<Notify>,
     client: Arc<RwLock<Option<Arc<Client>>>>,
     status: watch::Receiver<SessionStatus>,
     db: String,
@@ -89,8 +91,9 @@ impl Session {
         let client = Arc::new(RwLock::new(None));
         let (tx, rx) = watch::channel(SessionStatus::default());
         let db = config.db.clone();
-        let task = tokio::spawn(run(config, Arc::clone(&replica), Arc::clone(&client), tx));
-        Session { replica, client, status: rx, db, task }
+        let resync = Arc::new(Notify::new());
+        let task = tokio::spawn(run(config, Arc::clone(&replica), Arc::clone(&client), tx, Arc::clone(&resync)));
+        Session { replica, resync, client, status: rx, db, task }
     }
 
     /// Locks the replica (None until the first sync). Hold the guard briefly: updates wait for it.
@@ -113,6 +116,21 @@ impl Session {
     pub async fn wait_synced(&self, syncs: u64) {
         let mut rx = self.status.clone();
         let _ = rx.wait_for(|s| s.connected && s.syncs >= syncs).await;
+    }
+
+    /// Says which rows this client is about to insert into `table` (one of its
+    /// [`SessionConfig::own_inserts`]): their echo is skipped ([`Replica::expect_inserts`]); record them
+    /// with [`Session::record_inserts`] once written, or [`Session::resync`] when the write failed.
+    pub fn expect_inserts(&self, table: &str, uuids: impl IntoIterator<Item = Uuid>) {
+        if let Some(r) = lock(&self.replica).as_mut() {
+            r.expect_inserts(table, uuids);
+        }
+    }
+
+    /// Drops the connection and loads the database again from scratch: after a write of which some
+    /// transactions may have committed unseen (see [`Session::expect_inserts`]).
+    pub fn resync(&self) {
+        self.resync.notify_one();
     }
 
     /// Records rows this client inserted into `table` (one of its [`SessionConfig::own_inserts`]) in the
@@ -163,10 +181,11 @@ async fn run(
     replica: Arc<Mutex<Option<Replica>>>,
     client_slot: Arc<RwLock<Option<Arc<Client>>>>,
     status: watch::Sender<SessionStatus>,
+    resync: Arc<Notify>,
 ) {
     let mut backoff = config.backoff_min;
     loop {
-        match follow(&config, &replica, &client_slot, &status).await {
+        match follow(&config, &replica, &client_slot, &status, &resync).await {
             Ok(()) => backoff = config.backoff_min,
             Err(e) => tracing::info!(db = %config.db, remotes = %config.remotes, error = %e, "database session"),
         }
@@ -183,6 +202,7 @@ async fn follow(
     replica: &Arc<Mutex<Option<Replica>>>,
     client_slot: &Arc<RwLock<Option<Arc<Client>>>>,
     status: &watch::Sender<SessionStatus>,
+    resync: &Notify,
 ) -> Result<(), ClientError> {
     let mut client = Client::connect(&config.remotes).await?;
     // Only our monitor's updates matter here, and they come on their own stream.
@@ -213,7 +233,17 @@ async fn follow(
         });
     }
     *client_slot.write().await = Some(Arc::new(client));
-    while let Some(u) = updates.recv().await {
+    loop {
+        let u = tokio::select! {
+            u = updates.recv() => match u {
+                Some(u) => u,
+                None => break,
+            },
+            () = resync.notified() => {
+                tracing::info!(db = %config.db, "reloading the whole database");
+                break;
+            }
+        };
         let mut guard = lock(replica);
         if let Some(r) = guard.as_mut() {
             if let Err(e) = r.apply(u) {
