@@ -103,8 +103,8 @@ impl Replica {
     /// them. Columns the schema lacks are skipped. Returns how many rows were recorded (none for a table
     /// the schema lacks).
     ///
-    /// A change someone else makes to such a row in the moment between its commit and its recording is
-    /// overwritten here (the replica has it again after its next full load).
+    /// A change or deletion someone else makes to such a row in the moment between its commit and its
+    /// recording is lost here (the replica has it right again after its next full load).
     pub fn record_inserts(&mut self, table: &str, rows: Vec<(Uuid, RowData)>) -> usize {
         let Some(codec) = self.decoder().table(table).cloned().filter(|_| !rows.is_empty()) else { return 0 };
         let n = rows.len();
