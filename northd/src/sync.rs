@@ -300,7 +300,8 @@ pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras) -> (Transaction
     for &(k, f) in &desired.lflows {
         if !have_flows.contains(&k) {
             flow_keys.push(k);
-            p.insert(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
+            p.counts.inserted += 1;
+            p.txn.insert_unnamed(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
         }
     }
 

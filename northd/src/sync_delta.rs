@@ -355,7 +355,7 @@ pub fn plan_delta(
         let Some(dpa) = dp(&f.datapath, &dp_ref) else { continue };
         c.inserted += 1;
         flow_keys.push(*k);
-        txn.insert(LOGICAL_FLOW, flow_columns(f, dpa));
+        txn.insert_unnamed(LOGICAL_FLOW, flow_columns(f, dpa));
     }
 
     // MAC bindings learned on ports that are gone.

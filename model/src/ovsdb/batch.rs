@@ -74,7 +74,7 @@ impl Transaction {
 /// reference points to a later phase or to its own batched phase (allowed only within the head).
 /// `phases[i]` is the phase of `ops[i]` (0: the head).
 fn crossing_names(ops: &[Operation], phases: &[usize]) -> Option<HashSet<String>> {
-    let mut name_phase: HashMap<&str, usize> = HashMap::new();
+    let mut name_phase: HashMap<&str, usize> = HashMap::with_capacity(ops.len());
     for (op, p) in ops.iter().zip(phases) {
         if let Operation::Insert { uuid_name: Some(n), .. } = op {
             name_phase.insert(n, *p);

@@ -583,6 +583,12 @@ impl Transaction {
         Atom::NamedUuid(name)
     }
 
+    /// Inserts a row nothing in this transaction refers to: no name to make, carry, or look up (a first
+    /// sync inserts 50,000 logical flows, which nothing references).
+    pub fn insert_unnamed(&mut self, table: &str, row: RowData) {
+        self.ops.push(Operation::Insert { table: table.to_string(), row, uuid_name: None, uuid: None });
+    }
+
     pub fn update(&mut self, table: &str, conditions: Vec<Condition>, row: RowData) {
         self.ops.push(Operation::Update { table: table.to_string(), conditions, row });
     }
