@@ -105,6 +105,12 @@ impl Plan {
         self.txn.insert(table, row)
     }
 
+    /// An insert nothing in the transaction refers to (see [`Transaction::insert_unnamed`]).
+    fn insert_unnamed(&mut self, table: &str, row: RowData) {
+        self.counts.inserted += 1;
+        self.txn.insert_unnamed(table, row);
+    }
+
     /// Updates the columns of `row` that differ from `want`.
     fn update(&mut self, table: &str, row: &Row, want: RowData) {
         let changed: RowData = want.into_iter().filter(|(c, d)| row.get(c) != d).collect();
@@ -300,8 +306,7 @@ pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras) -> (Transaction
     for &(k, f) in &desired.lflows {
         if !have_flows.contains(&k) {
             flow_keys.push(k);
-            p.counts.inserted += 1;
-            p.txn.insert_unnamed(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
+            p.insert_unnamed(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
         }
     }
 

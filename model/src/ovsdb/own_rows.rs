@@ -99,9 +99,9 @@ impl Transaction {
 
 impl Replica {
     /// Puts rows this client inserted into `table` into the replica in full (replacing the partial rows
-    /// their echo brought, if it was not expected). They are not reported as changes ([`Replica::take_changes`]): the client knows
-    /// them. Columns the schema lacks are skipped. Returns how many rows were recorded (none for a table
-    /// the schema lacks).
+    /// their echo brought, if it was not expected). They are not reported as changes
+    /// ([`Replica::take_changes`]): the client knows them. Columns the schema lacks are skipped. Returns
+    /// how many rows were recorded (none for a table the schema lacks).
     ///
     /// A change or deletion someone else makes to such a row in the moment between its commit and its
     /// recording is lost here (the replica has it right again after its next full load).

@@ -24,8 +24,7 @@ use tokio::task::JoinHandle;
 use super::client::{Client, ClientError};
 use super::own_rows::{monitor_requests, OwnInserts};
 use super::replica::Replica;
-use super::transact::RowData;
-use super::transact::Transaction;
+use super::transact::{RowData, Transaction};
 use super::update::UpdateDecoder;
 use super::uuid::Uuid;
 
