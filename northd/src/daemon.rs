@@ -43,6 +43,8 @@ struct State {
     nb_dirty: bool,
     /// Port bindings or switch ports changed since `up` was last copied to the Northbound.
     ports_dirty: bool,
+    /// The last round left the port state for the next one (see the end of [`round`]).
+    port_copy_deferred: bool,
     /// Logical_Switch_Port rows changed since the engine last ran.
     changed_lsps: BTreeSet<Uuid>,
     logged: BTreeSet<String>,
@@ -199,13 +201,6 @@ async fn round(
     *logged = now;
 
     let own_flows = write_sb(sb, txn, flow_keys, &mut state.ids, seqno).await?;
-    match (state.engine.as_mut(), own_flows) {
-        (Some((_, ix, _)), Some(flows)) => ix.learn_own_flows(flows),
-        // Not recorded (the Southbound was reloaded meanwhile) or not matched with their keys: the next
-        // round starts from the replica.
-        (_, None) => state.engine = None,
-        (None, Some(_)) => {}
-    }
     if !counts.is_empty() {
         tracing::info!(
             inserted = counts.inserted,
@@ -215,10 +210,28 @@ async fn round(
             "southbound updated"
         );
     }
-    // `--wait=sb` callers are told as soon as the Southbound holds the change; port state follows.
-    if !reported {
-        report_cfg(nb, nb_global.as_ref(), nb_cfg, hv_cfg).await?;
+    // `--wait=sb` callers are told as soon as the Southbound holds the change; recording our flows in
+    // the replica (tens of milliseconds for a whole network) and the port state follow. The flows are
+    // recorded even when telling fails: their echo was skipped, and the next round plans from the replica.
+    let told = if reported { Ok(()) } else { report_cfg(nb, nb_global.as_ref(), nb_cfg, hv_cfg).await };
+    match (state.engine.as_mut(), own_flows.record(sb)) {
+        (Some((_, ix, _)), Some(flows)) => ix.learn_own_flows(flows),
+        // Not recorded (the Southbound was reloaded meanwhile) or not matched with their keys: the next
+        // round starts from the replica.
+        (_, None) => state.engine = None,
+        (None, Some(_)) => {}
     }
+    told?;
+    // `--wait=sb` callers come first: when a newer `nb_cfg` arrived while this round wrote (the bump of an
+    // `ovn-nbctl --wait=sb` that started with northd, say), the next round answers it before the port
+    // state is copied (at start, one update per switch port, which that caller's client must also read
+    // first). The copy waits one round at most.
+    let newer_cfg = nb.replica().as_ref().is_some_and(|r| nb_cfg_in(r).is_some_and(|c| c != nb_cfg));
+    if state.ports_dirty && newer_cfg && !std::mem::take(&mut state.port_copy_deferred) {
+        state.port_copy_deferred = true;
+        return Ok(());
+    }
+    state.port_copy_deferred = false;
     let ups = match (nb.replica().as_ref(), sb.replica().as_ref()) {
         (Some(n), Some(s)) if std::mem::take(&mut state.ports_dirty) => sync::nb_port_up(n, s),
         _ => Vec::new(),
@@ -227,28 +240,51 @@ async fn round(
     Ok(())
 }
 
-/// Writes `txn` to the Southbound (in batches when it is big), waits until the replica shows it, and
-/// records the Logical_Flow rows it inserted there (their echo carries only their priority). Returns
-/// those rows' UUIDs with their `flow_keys` (the planned key of each Logical_Flow insert, in order), or
-/// `None` when they could not be recorded.
+/// The Logical_Flow rows a write inserted, to record in the replica (their echo carries only their
+/// priority): see [`OwnFlows::record`].
+struct OwnFlows {
+    rows: Vec<(Uuid, RowData)>,
+    /// The planned key of each insert, in order.
+    keys: Vec<u64>,
+    /// The Southbound session's sync count when the write began.
+    syncs: u64,
+}
+
+impl OwnFlows {
+    /// Records the rows in the Southbound replica. Returns their UUIDs with their keys, or `None` when they
+    /// could not be recorded (the Southbound was reloaded since the write began) or matched with their keys.
+    fn record(self, sb: &Session) -> Option<Vec<(Uuid, u64)>> {
+        let t = Instant::now();
+        let keyed = (self.rows.len() == self.keys.len()).then(|| self.rows.iter().map(|(u, _)| *u).zip(self.keys).collect::<Vec<_>>());
+        if keyed.is_none() {
+            tracing::warn!(flows = self.rows.len(), "logical flow inserts and their keys do not match; recomputing");
+        }
+        let recorded = sb.record_inserts(sync::table::LOGICAL_FLOW, self.rows, self.syncs);
+        tracing::debug!(recorded, ms = t.elapsed().as_millis() as u64, "own flows recorded");
+        keyed.filter(|k| recorded == k.len())
+    }
+}
+
+/// Writes `txn` to the Southbound (in batches when it is big) and waits until the replica shows it, but
+/// for the Logical_Flow rows it inserted: those are returned, with their `flow_keys`, to be recorded.
 async fn write_sb(
     sb: &Session,
     txn: Transaction,
     flow_keys: Vec<u64>,
     ids: &mut UuidGen,
     seqno: u64,
-) -> Result<Option<Vec<(Uuid, u64)>>, model::ovsdb::ClientError> {
+) -> Result<OwnFlows, model::ovsdb::ClientError> {
+    let syncs = sb.status().syncs;
     if txn.is_empty() {
-        return Ok(Some(Vec::new()));
+        return Ok(OwnFlows { rows: Vec::new(), keys: Vec::new(), syncs });
     }
     let t = Instant::now();
     let mut batches = txn.into_batches(&SB_BATCHED, SB_ROWS_PER_BATCH, ids);
     for b in &mut batches {
         b.choose_uuids(ids);
     }
-    // Our flows' echo carries nothing we do not know: skipped, and the rows recorded below.
+    // Our flows' echo carries nothing we do not know: skipped, and the rows recorded by the caller.
     sb.expect_inserts(sync::table::LOGICAL_FLOW, batches.iter().flat_map(|b| b.insert_uuids(sync::table::LOGICAL_FLOW)));
-    let syncs = sb.status().syncs;
     if let Err(e) = sb.write_all(&batches, PIPELINE).await {
         // Some batches may have committed, unseen: the Southbound is read again whole.
         sb.resync();
@@ -262,14 +298,9 @@ async fn write_sb(
     if echoed {
         wait_applied(sb, last_echoed_insert(&batches), seqno).await;
     }
-    let flows: Vec<_> = batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
-    let keyed = (flows.len() == flow_keys.len()).then(|| flows.iter().map(|(u, _)| *u).zip(flow_keys).collect::<Vec<_>>());
-    if keyed.is_none() {
-        tracing::warn!(flows = flows.len(), "logical flow inserts and their keys do not match; recomputing");
-    }
-    let recorded = sb.record_inserts(sync::table::LOGICAL_FLOW, flows, syncs);
-    tracing::debug!(transact_ms, batches = n, recorded, wait_ms = t.elapsed().as_millis() as u64, "written");
-    Ok(keyed.filter(|k| recorded == k.len()))
+    let rows: Vec<_> = batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
+    tracing::debug!(transact_ms, batches = n, wait_ms = t.elapsed().as_millis() as u64, "written");
+    Ok(OwnFlows { rows, keys: flow_keys, syncs })
 }
 
 /// Sets `Logical_Switch_Port.up` as `ups` says.
@@ -292,6 +323,11 @@ async fn copy_port_state(nb: &Session, ups: &[(Uuid, bool)]) -> Result<(), model
     nb.write_all(&batches, PIPELINE).await?;
     tracing::debug!(ports = ups.len(), ms = t.elapsed().as_millis() as u64, "port state copied to the northbound");
     Ok(())
+}
+
+/// `NB_Global.nb_cfg` as the Northbound replica has it now.
+fn nb_cfg_in(nb: &model::ovsdb::Replica) -> Option<i64> {
+    nb.table(nb::table::NB_GLOBAL).next().and_then(|g| g.get("nb_cfg").as_i64())
 }
 
 /// The smallest `nb_cfg` the chassis have caught up with (`NB_Global.hv_cfg`), `nb_cfg` with none.

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::ovsdb::transact::{ColumnName, Condition, RowData, Transaction};
-use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
+use model::ovsdb::{Atom, Datum, Replica, Row, Uuid, UuidGen};
 
 use crate::translate::Keys;
 
@@ -87,7 +87,7 @@ pub fn current_keys(sb: &Replica) -> Keys {
     }
     for row in sb.table(PORT_BINDING) {
         if let (Some(dp), Some(k)) = (row.get("datapath").as_uuid().and_then(|d| dp_of_row.get(&d)), row.get("tunnel_key").as_i64()) {
-            keys.ports.insert(row.str("logical_port").to_string(), (*dp, k));
+            keys.ports.entry(*dp).or_default().insert(row.str("logical_port").to_string(), k);
         }
     }
     keys
@@ -97,12 +97,21 @@ pub fn current_keys(sb: &Replica) -> Keys {
 struct Plan {
     txn: Transaction,
     counts: Counts,
+    ids: UuidGen,
 }
 
 impl Plan {
     fn insert(&mut self, table: &str, row: RowData) -> Atom {
         self.counts.inserted += 1;
         self.txn.insert(table, row)
+    }
+
+    /// An insert with a UUID chosen here, for a row that rows of later batches refer to (every flow of a
+    /// new datapath names it): see [`Transaction::insert_with_uuid`].
+    fn insert_with_uuid(&mut self, table: &str, row: RowData) -> Atom {
+        self.counts.inserted += 1;
+        let uuid = self.ids.generate();
+        self.txn.insert_with_uuid(table, row, uuid)
     }
 
     /// An insert nothing in the transaction refers to (see [`Transaction::insert_unnamed`]).
@@ -163,7 +172,7 @@ pub struct Wanted<'a> {
 /// The transaction that turns `sb` into `desired` (empty when they agree), and the key of each
 /// Logical_Flow it inserts, in order.
 pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras) -> (Transaction, Counts, Vec<u64>) {
-    let mut p = Plan { txn: Transaction::new(), counts: Counts::default() };
+    let mut p = Plan { txn: Transaction::new(), counts: Counts::default(), ids: UuidGen::new() };
 
     // SB_Global.
     match sb.table(SB_GLOBAL).next() {
@@ -205,7 +214,7 @@ pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras) -> (Transaction
     }
     for (nb, dp) in desired.datapaths {
         if !dp_ref.contains_key(nb) {
-            let a = p.insert(DATAPATH_BINDING, dp_columns(dp));
+            let a = p.insert_with_uuid(DATAPATH_BINDING, dp_columns(dp));
             dp_ref.insert(*nb, a);
         }
     }

@@ -110,9 +110,14 @@ impl Replica {
         let n = rows.len();
         let built = rows.into_iter().map(|(uuid, data)| {
             let mut columns = Columns::with_layout(&codec.layout);
+            // Both the row's columns and the layout are in name order.
+            let mut next = 0;
             for (name, value) in data {
-                if let Some(slot) = codec.layout.index(name.as_str()).and_then(|i| columns.at_mut(i)) {
-                    *slot = value;
+                if let Some(i) = codec.layout.index_from(name.as_str(), next) {
+                    next = i + 1;
+                    if let Some(slot) = columns.at_mut(i) {
+                        *slot = value;
+                    }
                 }
             }
             Row { uuid, columns }

@@ -38,6 +38,14 @@ impl Layout {
         self.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
     }
 
+    /// The position of a column at or after `start`: for walking the layout alongside columns that come in
+    /// name order too (a few comparisons per row instead of a search per column).
+    pub fn index_from(&self, name: &str, start: usize) -> Option<usize> {
+        let rest = self.names.get(start..)?;
+        let i = rest.iter().position(|n| n.as_str() >= name)?;
+        (rest[i] == name).then_some(start + i)
+    }
+
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.names.iter().map(String::as_str)
     }
@@ -286,6 +294,15 @@ mod tests {
         assert!(!Arc::ptr_eq(r.columns.layout(), &layout));
         assert_eq!(r.columns.keys().collect::<Vec<_>>(), ["extra", "name", "prio", "tags"]);
         assert_eq!(layout.len(), 3);
+        // Searching forward finds what the search finds, and nothing behind the start or missing.
+        for (i, name) in ["name", "prio", "tags"].into_iter().enumerate() {
+            assert_eq!(layout.index(name), Some(i));
+            assert_eq!(layout.index_from(name, 0), Some(i));
+            assert_eq!(layout.index_from(name, i), Some(i));
+            assert_eq!(layout.index_from(name, i + 1), None);
+        }
+        assert_eq!(layout.index_from("nope", 0), None);
+        assert_eq!(layout.index_from("name", 9), None);
         if let Datum::Set(s) = r.columns.entry("more".to_string()).or_default() {
             s.insert("x".into());
         }

@@ -583,6 +583,13 @@ impl Transaction {
         Atom::NamedUuid(name)
     }
 
+    /// Inserts a row with a UUID the caller chose ([`crate::ovsdb::UuidGen`]), which other rows refer to as
+    /// it: no name to resolve when the transaction is split ([`Transaction::into_batches`]).
+    pub fn insert_with_uuid(&mut self, table: &str, row: RowData, uuid: Uuid) -> Atom {
+        self.ops.push(Operation::Insert { table: table.to_string(), row, uuid_name: None, uuid: Some(uuid) });
+        Atom::Uuid(uuid)
+    }
+
     /// Inserts a row nothing in this transaction refers to: no name to make, carry, or look up (a first
     /// sync inserts 50,000 logical flows, which nothing references).
     pub fn insert_unnamed(&mut self, table: &str, row: RowData) {

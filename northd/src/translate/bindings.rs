@@ -41,6 +41,7 @@ pub fn datapath_keys(topo: &Topology, keys: &mut Keys) {
     all.sort();
     let live: BTreeSet<Uuid> = all.iter().map(|d| d.1).collect();
     keys.datapaths.retain(|u, _| live.contains(u));
+    keys.ports.retain(|u, _| live.contains(u));
     let mut pool = KeyPool::new(keys.datapaths.values().copied(), 1);
     for (_, uuid) in all {
         keys.datapaths.entry(uuid).or_insert_with(|| pool.take());
@@ -51,15 +52,16 @@ pub fn datapath_keys(topo: &Topology, keys: &mut Keys) {
 /// smallest free one, in name order), and forgets the keys of the datapath's ports that are gone.
 fn port_keys(dp: Uuid, ports: &mut [PortBinding], keys: &mut Keys) {
     let names: BTreeSet<&str> = ports.iter().map(|p| p.logical_port.as_str()).collect();
-    keys.ports.retain(|name, (d, _)| *d != dp || names.contains(name.as_str()));
-    let mut pool = KeyPool::new(keys.ports.values().filter(|(d, _)| *d == dp).map(|(_, k)| *k), 1);
+    let kept = keys.ports.entry(dp).or_default();
+    kept.retain(|name, _| names.contains(name.as_str()));
+    let mut pool = KeyPool::new(kept.values().copied(), 1);
     ports.sort_by(|a, b| a.logical_port.cmp(&b.logical_port));
     for p in ports.iter_mut() {
-        p.tunnel_key = match keys.ports.get(&p.logical_port) {
-            Some((d, k)) if *d == dp => *k,
-            _ => {
+        p.tunnel_key = match kept.get(&p.logical_port) {
+            Some(k) => *k,
+            None => {
                 let k = pool.take();
-                keys.ports.insert(p.logical_port.clone(), (dp, k));
+                kept.insert(p.logical_port.clone(), k);
                 k
             }
         };

@@ -30,8 +30,9 @@ pub use topology::Topology;
 pub struct Keys {
     /// NB datapath UUID -> datapath tunnel key.
     pub datapaths: BTreeMap<Uuid, i64>,
-    /// Logical port name -> (NB datapath UUID, port tunnel key).
-    pub ports: BTreeMap<String, (Uuid, i64)>,
+    /// NB datapath UUID -> logical port name -> port tunnel key (per datapath: port keys are handed out
+    /// and checked one datapath at a time, which must not cost a scan of every port in the network).
+    pub ports: BTreeMap<Uuid, BTreeMap<String, i64>>,
 }
 
 #[derive(Debug, Clone, Default)]
