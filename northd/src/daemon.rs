@@ -243,7 +243,9 @@ async fn round(
 /// The Logical_Flow rows a write inserted, to record in the replica (their echo carries only their
 /// priority): see [`OwnFlows::record`].
 struct OwnFlows {
-    rows: Vec<(Uuid, RowData)>,
+    /// The batches written (the flows are taken out of them only when recorded, after `--wait=sb` callers
+    /// were told).
+    batches: Vec<Transaction>,
     /// The planned key of each insert, in order.
     keys: Vec<u64>,
     /// The Southbound session's sync count when the write began.
@@ -255,11 +257,12 @@ impl OwnFlows {
     /// could not be recorded (the Southbound was reloaded since the write began) or matched with their keys.
     fn record(self, sb: &Session) -> Option<Vec<(Uuid, u64)>> {
         let t = Instant::now();
-        let keyed = (self.rows.len() == self.keys.len()).then(|| self.rows.iter().map(|(u, _)| *u).zip(self.keys).collect::<Vec<_>>());
+        let rows: Vec<_> = self.batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
+        let keyed = (rows.len() == self.keys.len()).then(|| rows.iter().map(|(u, _)| *u).zip(self.keys).collect::<Vec<_>>());
         if keyed.is_none() {
-            tracing::warn!(flows = self.rows.len(), "logical flow inserts and their keys do not match; recomputing");
+            tracing::warn!(flows = rows.len(), "logical flow inserts and their keys do not match; recomputing");
         }
-        let recorded = sb.record_inserts(sync::table::LOGICAL_FLOW, self.rows, self.syncs);
+        let recorded = sb.record_inserts(sync::table::LOGICAL_FLOW, rows, self.syncs);
         tracing::debug!(recorded, ms = t.elapsed().as_millis() as u64, "own flows recorded");
         keyed.filter(|k| recorded == k.len())
     }
@@ -276,7 +279,7 @@ async fn write_sb(
 ) -> Result<OwnFlows, model::ovsdb::ClientError> {
     let syncs = sb.status().syncs;
     if txn.is_empty() {
-        return Ok(OwnFlows { rows: Vec::new(), keys: Vec::new(), syncs });
+        return Ok(OwnFlows { batches: Vec::new(), keys: Vec::new(), syncs });
     }
     let t = Instant::now();
     let mut batches = txn.into_batches(&SB_BATCHED, SB_ROWS_PER_BATCH, ids);
@@ -298,9 +301,8 @@ async fn write_sb(
     if echoed {
         wait_applied(sb, last_echoed_insert(&batches), seqno).await;
     }
-    let rows: Vec<_> = batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
     tracing::debug!(transact_ms, batches = n, wait_ms = t.elapsed().as_millis() as u64, "written");
-    Ok(OwnFlows { rows, keys: flow_keys, syncs })
+    Ok(OwnFlows { batches, keys: flow_keys, syncs })
 }
 
 /// Sets `Logical_Switch_Port.up` as `ups` says.
