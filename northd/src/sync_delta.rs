@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::ovsdb::transact::{Condition, RowData, Transaction};
-use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
+use model::ovsdb::{Atom, Datum, MixHash, Replica, Row, Uuid, UuidMap};
 
 use crate::desired::flow_key_hash;
 use crate::sync::table::*;
@@ -15,17 +15,17 @@ use crate::translate::engine::{Delta, Engine};
 /// Southbound rows by their Northbound identity.
 #[derive(Debug, Clone, Default)]
 pub struct SbIndex {
-    dp_row: HashMap<Uuid, Uuid>,
-    dp_nb: HashMap<Uuid, Uuid>,
+    dp_row: UuidMap<Uuid>,
+    dp_nb: UuidMap<Uuid>,
     port_row: HashMap<String, Uuid>,
-    port_name: HashMap<Uuid, String>,
+    port_name: UuidMap<String>,
     mc_row: HashMap<(Uuid, String), Uuid>,
-    mc_key: HashMap<Uuid, (Uuid, String)>,
+    mc_key: UuidMap<(Uuid, String)>,
     ha_row: HashMap<String, Uuid>,
-    ha_name: HashMap<Uuid, String>,
+    ha_name: UuidMap<String>,
     /// Logical_Flow rows by [`crate::desired::Lflow::key_hash`] (normally one row per key).
-    flows: HashMap<u64, Vec<Uuid>>,
-    flow_of: HashMap<Uuid, u64>,
+    flows: HashMap<u64, Vec<Uuid>, MixHash>,
+    flow_of: UuidMap<u64>,
 }
 
 impl SbIndex {

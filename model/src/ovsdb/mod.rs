@@ -21,4 +21,4 @@ pub use datum::{Atom, Datum};
 pub use replica::{Replica, Row};
 pub use schema::{AtomicType, BaseType, ColumnType, DatabaseSchema, TableSchema};
 pub use transact::{Condition, Mutation, Operation, Transaction};
-pub use uuid::{Uuid, UuidGen};
+pub use uuid::{MixHash, Uuid, UuidGen, UuidMap, UuidSet};

@@ -7,7 +7,7 @@
 //! Updates are read by an [`UpdateDecoder`] straight into rows (from the bytes of a message, or from a
 //! `Value` for callers that hold one); rows store their columns in their table's shared [`Layout`].
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::datum::Datum;
 use super::schema::DatabaseSchema;
 use super::update::{DecodeError, RowChange, TableUpdate, TableUpdates, UpdateDecoder};
-use super::uuid::Uuid;
+use super::uuid::{Uuid, UuidSet};
 
 pub use super::row::{Columns, Entry, Layout, Row};
 
@@ -66,7 +66,7 @@ pub struct Replica {
     recorded: BTreeSet<String>,
     /// Rows of those tables this client is inserting ([`Replica::expect_inserts`]): their echo is skipped,
     /// the client records them whole.
-    expected: HashSet<Uuid>,
+    expected: UuidSet,
 }
 
 impl Replica {
@@ -83,7 +83,7 @@ impl Replica {
             changes: BTreeMap::new(),
             seqno: 0,
             recorded: BTreeSet::new(),
-            expected: HashSet::new(),
+            expected: UuidSet::default(),
         }
     }
 
@@ -134,10 +134,20 @@ impl Replica {
         self.recorded.insert(table.to_string());
         let data = self.tables.entry(table.to_string()).or_default();
         let mut changes = self.changes.remove(table).unwrap_or_default();
-        for row in rows {
-            self.expected.remove(&row.uuid);
-            changes.remove(&row.uuid);
-            data.rows.insert(row.uuid, row);
+        let put: Vec<(Uuid, Row)> = rows
+            .into_iter()
+            .map(|row| {
+                self.expected.remove(&row.uuid);
+                changes.remove(&row.uuid);
+                (row.uuid, row)
+            })
+            .collect();
+        // Into an empty or small table (a first sync's flows) the rows move in one merge, built from
+        // them sorted; into a big one one by one (see `apply`).
+        if put.len() >= data.rows.len() {
+            data.rows.append(&mut BTreeMap::from_iter(put));
+        } else {
+            data.rows.extend(put);
         }
         if !changes.is_empty() {
             self.changes.insert(table.to_string(), changes);

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
 use model::nb::NbSnapshot;
-use model::ovsdb::Uuid;
+use model::ovsdb::{MixHash, Uuid};
 
 use super::topology::{Router, RouterPort, Switch, Topology};
 use super::{bindings, nat, router, switch, Keys};
@@ -84,7 +84,7 @@ pub struct Engine {
     keys: Keys,
     units: HashMap<UnitId, (u64, UnitOut)>,
     /// Every desired flow by its key hash, with the number of units that produce it.
-    flow_refs: HashMap<u64, (Lflow, u32)>,
+    flow_refs: HashMap<u64, (Lflow, u32), MixHash>,
     lsp_hashes: LspHashes,
     datapaths: BTreeMap<Uuid, Datapath>,
     ports: BTreeMap<String, PortBinding>,
