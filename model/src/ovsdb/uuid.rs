@@ -64,12 +64,25 @@ impl Default for UuidGen {
     }
 }
 
-/// A bijection on 64-bit values that scatters neighbouring inputs (splitmix64's finalizer).
 /// Hashing for keys that are random already: row UUIDs (ovsdb-server's and [`UuidGen`]'s) and 64-bit
-/// hashes. One mix of the bits instead of SipHash: a first sync files each of its 50,000 flows in several
-/// such sets and maps, and a writer choosing UUIDs to collide could only slow the sets of rows it wrote.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MixHash;
+/// hashes. One mix of the bits with a per-process random seed instead of SipHash: a first sync files
+/// each of its 50,000 flows in several such sets and maps. The seed keeps a writer from choosing UUIDs
+/// that collide in advance.
+#[derive(Debug, Clone, Copy)]
+pub struct MixHash {
+    seed: u64,
+}
+
+impl Default for MixHash {
+    fn default() -> MixHash {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let seed = *SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x6f76_7364_625f_7575u64)
+        });
+        MixHash { seed }
+    }
+}
 
 /// The [`std::hash::Hasher`] of [`MixHash`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,7 +91,7 @@ pub struct MixHasher(u64);
 impl std::hash::BuildHasher for MixHash {
     type Hasher = MixHasher;
     fn build_hasher(&self) -> MixHasher {
-        MixHasher(0)
+        MixHasher(self.seed)
     }
 }
 
@@ -108,6 +121,7 @@ pub type UuidSet = std::collections::HashSet<Uuid, MixHash>;
 /// A map keyed by UUIDs hashed with [`MixHash`].
 pub type UuidMap<V> = std::collections::HashMap<Uuid, V, MixHash>;
 
+/// A bijection on 64-bit values that scatters neighbouring inputs (splitmix64's finalizer).
 fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -185,10 +199,10 @@ mod tests {
     fn mix_hash_spreads_close_keys_and_sets_work() {
         use std::hash::BuildHasher;
         // UUIDs that differ in one bit, high or low, land in different buckets of a small table.
-        let low: std::collections::BTreeSet<u64> = (0..64u32).map(|i| MixHash.hash_one(Uuid(1u128 << i)) & 0xff).collect();
-        let high: std::collections::BTreeSet<u64> = (64..128u32).map(|i| MixHash.hash_one(Uuid(1u128 << i)) & 0xff).collect();
+        let low: std::collections::BTreeSet<u64> = (0..64u32).map(|i| MixHash::default().hash_one(Uuid(1u128 << i)) & 0xff).collect();
+        let high: std::collections::BTreeSet<u64> = (64..128u32).map(|i| MixHash::default().hash_one(Uuid(1u128 << i)) & 0xff).collect();
         assert!(low.len() > 40 && high.len() > 40, "{} {}", low.len(), high.len());
-        assert_ne!(MixHash.hash_one(7u64), MixHash.hash_one(8u64));
+        assert_ne!(MixHash::default().hash_one(7u64), MixHash::default().hash_one(8u64));
         let mut set = UuidSet::default();
         let mut ids = UuidGen::new();
         let all: Vec<Uuid> = (0..1000).map(|_| ids.generate()).collect();
