@@ -165,7 +165,7 @@ async fn round(
         let (txn, counts, flow_keys, recomputed) = if fresh {
             let mut engine = Engine::with_keys(sync::current_keys(r));
             let delta = engine.run(snapshot);
-            let (txn, counts, flow_keys) = sync::plan(&engine.wanted(), r, &extras);
+            let (txn, counts, flow_keys) = sync::plan(&engine.wanted(), r, &extras, &mut state.ids);
             state.engine = Some((engine, SbIndex::build(r), sb_syncs));
             state.nb_dirty = false;
             state.ports_dirty = true;
@@ -226,7 +226,11 @@ async fn round(
     // `ovn-nbctl --wait=sb` that started with northd, say), the next round answers it before the port
     // state is copied (at start, one update per switch port, which that caller's client must also read
     // first). The copy waits one round at most.
-    let newer_cfg = nb.replica().as_ref().is_some_and(|r| nb_cfg_in(r).is_some_and(|c| c != nb_cfg));
+    let newer_cfg = nb
+        .replica()
+        .as_ref()
+        .and_then(|r| r.table(nb::table::NB_GLOBAL).next().map(nb::NbGlobal::from_row))
+        .is_some_and(|g| g.nb_cfg != nb_cfg);
     if state.ports_dirty && newer_cfg && !std::mem::take(&mut state.port_copy_deferred) {
         state.port_copy_deferred = true;
         return Ok(());
@@ -325,11 +329,6 @@ async fn copy_port_state(nb: &Session, ups: &[(Uuid, bool)]) -> Result<(), model
     nb.write_all(&batches, PIPELINE).await?;
     tracing::debug!(ports = ups.len(), ms = t.elapsed().as_millis() as u64, "port state copied to the northbound");
     Ok(())
-}
-
-/// `NB_Global.nb_cfg` as the Northbound replica has it now.
-fn nb_cfg_in(nb: &model::ovsdb::Replica) -> Option<i64> {
-    nb.table(nb::table::NB_GLOBAL).next().and_then(|g| g.get("nb_cfg").as_i64())
 }
 
 /// The smallest `nb_cfg` the chassis have caught up with (`NB_Global.hv_cfg`), `nb_cfg` with none.

@@ -94,13 +94,14 @@ pub fn current_keys(sb: &Replica) -> Keys {
 }
 
 /// Collects operations and counts while comparing.
-struct Plan {
+struct Plan<'a> {
     txn: Transaction,
     counts: Counts,
-    ids: UuidGen,
+    /// The daemon's generator of client-chosen UUIDs (the one that also names the rows of a split write).
+    ids: &'a mut UuidGen,
 }
 
-impl Plan {
+impl Plan<'_> {
     fn insert(&mut self, table: &str, row: RowData) -> Atom {
         self.counts.inserted += 1;
         self.txn.insert(table, row)
@@ -170,9 +171,9 @@ pub struct Wanted<'a> {
 }
 
 /// The transaction that turns `sb` into `desired` (empty when they agree), and the key of each
-/// Logical_Flow it inserts, in order.
-pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras) -> (Transaction, Counts, Vec<u64>) {
-    let mut p = Plan { txn: Transaction::new(), counts: Counts::default(), ids: UuidGen::new() };
+/// Logical_Flow it inserts, in order. New datapaths get their UUIDs from `ids`.
+pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras, ids: &mut UuidGen) -> (Transaction, Counts, Vec<u64>) {
+    let mut p = Plan { txn: Transaction::new(), counts: Counts::default(), ids };
 
     // SB_Global.
     match sb.table(SB_GLOBAL).next() {
@@ -290,7 +291,8 @@ pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras) -> (Transaction
         }
     }
 
-    // Logical_Flow, matched by content (its key hash); inserted in the desired order.
+    // Logical_Flow, matched by content (its key hash); inserted in the engine's order (nothing refers to
+    // them, so any order will do).
     let want_flows: std::collections::HashSet<u64> = desired.lflows.iter().map(|(k, _)| *k).collect();
     let mut have_flows = std::collections::HashSet::new();
     for row in sb.table(LOGICAL_FLOW) {

@@ -29,6 +29,19 @@ pub struct TableData {
     pub rows: BTreeMap<Uuid, Row>,
 }
 
+impl TableData {
+    /// Adds (or replaces) rows: into an empty or small table in one merge; into a big one one by one,
+    /// since a merge rebuilds the whole tree (a write of many small transactions would cost the square of
+    /// the table's size).
+    fn add(&mut self, mut rows: BTreeMap<Uuid, Row>) {
+        if rows.len() >= self.rows.len() {
+            self.rows.append(&mut rows);
+        } else {
+            self.rows.extend(rows);
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
     #[error("update for unknown table {0}")]
@@ -134,7 +147,7 @@ impl Replica {
         self.recorded.insert(table.to_string());
         let data = self.tables.entry(table.to_string()).or_default();
         let mut changes = self.changes.remove(table).unwrap_or_default();
-        let put: Vec<(Uuid, Row)> = rows
+        let put: BTreeMap<Uuid, Row> = rows
             .into_iter()
             .map(|row| {
                 self.expected.remove(&row.uuid);
@@ -142,13 +155,7 @@ impl Replica {
                 (row.uuid, row)
             })
             .collect();
-        // Into an empty or small table (a first sync's flows) the rows move in one merge, built from
-        // them sorted; into a big one one by one (see `apply`).
-        if put.len() >= data.rows.len() {
-            data.rows.append(&mut BTreeMap::from_iter(put));
-        } else {
-            data.rows.extend(put);
-        }
+        data.add(put);
         if !changes.is_empty() {
             self.changes.insert(table.to_string(), changes);
         }
@@ -212,14 +219,7 @@ impl Replica {
             }
             stats.inserted += inserts.len();
             changes.extend(inserts.keys().copied());
-            // Into an empty or small table (the first contents) the rows move in one merge; into a big one
-            // one by one, since a merge rebuilds the whole tree (a write of many small transactions would
-            // cost the square of the table's size).
-            if inserts.len() >= table.rows.len() {
-                table.rows.append(&mut inserts);
-            } else {
-                table.rows.extend(inserts);
-            }
+            table.add(inserts);
             for u in rows {
                 let bad = |uuid: String, msg: String| ReplicaError::BadRow { table: codec.name.clone(), uuid, msg };
                 let outcome = match u.change {
