@@ -165,8 +165,11 @@ async fn round(
         let (txn, counts, flow_keys, recomputed) = if fresh {
             let mut engine = Engine::with_keys(sync::current_keys(r));
             let delta = engine.run(snapshot);
+            let engine_ms = t.elapsed().as_millis() as u64;
             let (txn, counts, flow_keys) = sync::plan(&engine.wanted(), r, &extras, &mut state.ids);
+            let plan_ms = t.elapsed().as_millis() as u64 - engine_ms;
             state.engine = Some((engine, SbIndex::build(r), sb_syncs));
+            tracing::debug!(engine_ms, plan_ms, "full pass");
             state.nb_dirty = false;
             state.ports_dirty = true;
             state.changed_lsps.clear();

@@ -350,11 +350,11 @@ pub fn plan_delta(
         }
     }
     let mut flow_keys = Vec::new();
-    for k in &added {
-        let Some(f) = engine.flow(*k).filter(|_| !ix.flows.contains_key(k)) else { continue };
+    let new_flows = added.iter().filter(|k| !ix.flows.contains_key(k)).filter_map(|k| Some((*k, engine.flow(*k)?))).collect();
+    for (k, f) in crate::sync::in_datapath_order(new_flows) {
         let Some(dpa) = dp(&f.datapath, &dp_ref) else { continue };
         c.inserted += 1;
-        flow_keys.push(*k);
+        flow_keys.push(k);
         txn.insert_unnamed(LOGICAL_FLOW, flow_columns(f, dpa));
     }
 

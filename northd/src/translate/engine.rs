@@ -251,7 +251,7 @@ impl Engine {
             ports: &self.ports,
             mc_groups: &self.mc_groups,
             ha_groups: &self.ha_groups,
-            lflows: self.flow_refs.iter().map(|(k, (f, _))| (*k, f)).collect(),
+            lflows: crate::sync::in_datapath_order(self.flow_refs.iter().map(|(k, (f, _))| (*k, f)).collect()),
         }
     }
 
