@@ -5,7 +5,7 @@
 //! unknown NAT type) gives an [`NbError`] naming the row and the value, so a daemon can log it and skip just
 //! that row. [`NbSnapshot`] builds every view of a replica at once and keeps the errors beside them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -106,7 +106,8 @@ pub struct LogicalSwitchPort {
     pub parent_name: Option<String>,
     pub tag: Option<i64>,
     pub tag_request: Option<i64>,
-    pub up: Option<bool>,
+    // Not `up`: northd writes it, and reads it from the replica (it is a quiet column there, whose echo
+    // must not make the snapshot read 10,000 ports again).
     pub enabled: Option<bool>,
     pub external_ids: BTreeMap<String, String>,
 }
@@ -129,7 +130,6 @@ impl LogicalSwitchPort {
             parent_name: opt_string(row, "parent_name"),
             tag: row.get("tag").as_i64(),
             tag_request: row.get("tag_request").as_i64(),
-            up: row.get("up").as_bool(),
             enabled: row.get("enabled").as_bool(),
             external_ids: string_map(row, "external_ids"),
             name,
@@ -351,6 +351,8 @@ pub struct NbSnapshot {
     pub gateway_chassis: BTreeMap<Uuid, GatewayChassis>,
     pub nats: BTreeMap<Uuid, Nat>,
     pub static_routes: BTreeMap<Uuid, StaticRoute>,
+    /// `switch_ports` by name (the schema keeps names unique).
+    port_names: HashMap<String, Uuid>,
     /// The rows that could not be read, in row order.
     pub errors: Vec<NbError>,
     row_errors: BTreeMap<Uuid, NbError>,
@@ -383,12 +385,23 @@ impl NbSnapshot {
         self.errors = self.row_errors.values().cloned().collect();
     }
 
+    /// The switch port named `name`.
+    pub fn port_named(&self, name: &str) -> Option<Uuid> {
+        self.port_names.get(name).copied()
+    }
+
     fn forget(&mut self, t: &str, u: Uuid) {
         self.row_errors.remove(&u);
         match t {
             table::NB_GLOBAL if self.global.as_ref().is_some_and(|g| g.uuid == u) => self.global = None,
             table::LOGICAL_SWITCH => drop(self.switches.remove(&u)),
-            table::LOGICAL_SWITCH_PORT => drop(self.switch_ports.remove(&u)),
+            table::LOGICAL_SWITCH_PORT => {
+                if let Some(old) = self.switch_ports.remove(&u) {
+                    if self.port_names.get(&old.name) == Some(&u) {
+                        self.port_names.remove(&old.name);
+                    }
+                }
+            }
             table::LOGICAL_ROUTER => drop(self.routers.remove(&u)),
             table::LOGICAL_ROUTER_PORT => drop(self.router_ports.remove(&u)),
             table::GATEWAY_CHASSIS => drop(self.gateway_chassis.remove(&u)),
@@ -415,7 +428,13 @@ impl NbSnapshot {
             table::LOGICAL_SWITCH => drop(self.switches.insert(u, LogicalSwitch::from_row(row))),
             table::LOGICAL_ROUTER => drop(self.routers.insert(u, LogicalRouter::from_row(row))),
             table::GATEWAY_CHASSIS => drop(self.gateway_chassis.insert(u, GatewayChassis::from_row(row))),
-            table::LOGICAL_SWITCH_PORT => keep(&mut self.switch_ports, &mut self.row_errors, u, LogicalSwitchPort::from_row(row)),
+            table::LOGICAL_SWITCH_PORT => {
+                let lsp = LogicalSwitchPort::from_row(row);
+                if let Ok(p) = &lsp {
+                    self.port_names.insert(p.name.clone(), u);
+                }
+                keep(&mut self.switch_ports, &mut self.row_errors, u, lsp);
+            }
             table::LOGICAL_ROUTER_PORT => keep(&mut self.router_ports, &mut self.row_errors, u, LogicalRouterPort::from_row(row)),
             table::NAT => keep(&mut self.nats, &mut self.row_errors, u, Nat::from_row(row)),
             table::STATIC_ROUTE => keep(&mut self.static_routes, &mut self.row_errors, u, StaticRoute::from_row(row)),

@@ -41,8 +41,8 @@ struct State {
     /// NB rows the translation reads changed since the engine last ran (NB_Global alone, e.g. our own
     /// `sb_cfg` writes, does not count: nothing in the translation reads it).
     nb_dirty: bool,
-    /// Port bindings or switch ports changed since `up` was last copied to the Northbound.
-    ports_dirty: bool,
+    /// The switch ports whose `up` may need copying to the Northbound.
+    stale_ports: sync::StalePorts,
     /// The last round left the port state for the next one (see the end of [`round`]).
     port_copy_deferred: bool,
     /// Logical_Switch_Port rows changed since the engine last ran.
@@ -82,7 +82,12 @@ fn sb_defaults() -> std::collections::BTreeMap<String, String> {
 
 /// Runs forever.
 pub async fn run(config: Config) {
-    let nb = Session::start(SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL));
+    // `Logical_Switch_Port.up` is northd's to write (from the bindings) and nothing else reads it: a change
+    // to it alone (above all the echo of northd's own copy, 10,000 ports at start) is quiet, so the
+    // snapshot does not read those ports again; it only marks their state to be checked.
+    let nb = Session::start(
+        SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL).quiet_columns(nb::table::LOGICAL_SWITCH_PORT, &["up"]),
+    );
     // Logical_Flow is most of what northd writes: its inserts come back as their `priority` alone, and
     // northd records its own rows in the replica itself (model::ovsdb::own_rows).
     let sb = Session::start(
@@ -120,15 +125,21 @@ async fn round(
         let mut guard = nb.replica();
         let Some(r) = guard.as_mut() else { return Ok(()) };
         let changes = r.take_changes();
+        // `up` alone (northd's own copy, normally) is a quiet column: see `run`.
+        let up_only = r.take_quiet_changes();
         let lsps: Vec<Uuid> = changes.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten().copied().collect();
         state.nb_dirty |= changes.keys().any(|t| t != nb::table::NB_GLOBAL && t != nb::table::LOGICAL_SWITCH_PORT);
-        state.ports_dirty |= !lsps.is_empty();
+        for u in lsps.iter().chain(up_only.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten()) {
+            if let Some(row) = r.row(nb::table::LOGICAL_SWITCH_PORT, *u) {
+                state.stale_ports.add(row.str("name"));
+            }
+        }
         state.changed_lsps.extend(&lsps);
         match state.snapshot.as_mut() {
             Some(snap) if !recompute_always => snap.apply_changes(r, &changes),
             _ => state.snapshot = Some(NbSnapshot::from_replica(r)),
         }
-        // A port whose only change is what northd itself copies back (`up`) changes nothing downstream.
+        // A port whose hashed columns did not change changes nothing downstream.
         if let (Some(snap), Some((engine, _, _))) = (state.snapshot.as_ref(), state.engine.as_ref()) {
             state.nb_dirty |= lsps.iter().any(|u| engine.lsp_changed(*u, snap.switch_ports.get(u)));
         } else {
@@ -157,7 +168,11 @@ async fn round(
         let mut guard = sb.replica();
         let Some(r) = guard.as_mut() else { return Ok(()) };
         let changes = r.take_changes();
-        state.ports_dirty |= changes.contains_key(sync::table::PORT_BINDING);
+        for u in changes.get(sync::table::PORT_BINDING).into_iter().flatten() {
+            if let Some(row) = r.row(sync::table::PORT_BINDING, *u) {
+                state.stale_ports.add(row.str("logical_port"));
+            }
+        }
         let fresh = recompute_always
             || r.table(sync::table::SB_GLOBAL).next().is_none()
             || state.engine.as_ref().is_none_or(|(_, _, syncs)| *syncs != sb_syncs);
@@ -171,7 +186,7 @@ async fn round(
             state.engine = Some((engine, SbIndex::build(r), sb_syncs));
             tracing::debug!(engine_ms, plan_ms, "full pass");
             state.nb_dirty = false;
-            state.ports_dirty = true;
+            state.stale_ports = sync::StalePorts::All;
             state.changed_lsps.clear();
             (txn, counts, flow_keys, delta.recomputed)
         } else {
@@ -234,13 +249,16 @@ async fn round(
         .as_ref()
         .and_then(|r| r.table(nb::table::NB_GLOBAL).next().map(nb::NbGlobal::from_row))
         .is_some_and(|g| g.nb_cfg != nb_cfg);
-    if state.ports_dirty && newer_cfg && !std::mem::take(&mut state.port_copy_deferred) {
+    if !state.stale_ports.is_empty() && newer_cfg && !std::mem::take(&mut state.port_copy_deferred) {
         state.port_copy_deferred = true;
         return Ok(());
     }
     state.port_copy_deferred = false;
-    let ups = match (nb.replica().as_ref(), sb.replica().as_ref()) {
-        (Some(n), Some(s)) if std::mem::take(&mut state.ports_dirty) => sync::nb_port_up(n, s),
+    let stale = std::mem::take(&mut state.stale_ports);
+    let ups = match (nb.replica().as_ref(), sb.replica().as_ref(), state.snapshot.as_ref(), state.engine.as_ref()) {
+        (Some(n), Some(s), Some(snap), Some((_, ix, _))) => sync::nb_port_up(n, s, &stale, |p| snap.port_named(p), |p| ix.port_row(p)),
+        // No index to find single ports by: look at all of them.
+        (Some(n), Some(s), _, _) if !stale.is_empty() => sync::nb_port_up(n, s, &sync::StalePorts::All, |_| None, |_| None),
         _ => Vec::new(),
     };
     copy_port_state(nb, &ups).await?;

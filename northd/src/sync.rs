@@ -136,16 +136,58 @@ impl Plan<'_> {
     }
 }
 
-/// The `Logical_Switch_Port.up` values the Northbound should show: a port is up when its binding is
-/// (`ovn-controller` sets `Port_Binding.up` once the port's flows are installed).
-pub fn nb_port_up(nb: &Replica, sb: &Replica) -> Vec<(Uuid, bool)> {
-    let up: HashMap<&str, bool> = sb.table(PORT_BINDING).map(|r| (r.str("logical_port"), r.get("up").as_bool() == Some(true))).collect();
-    nb.table(model::nb::table::LOGICAL_SWITCH_PORT)
-        .filter_map(|lsp| {
-            let want = up.get(lsp.str("name")).copied()?;
-            (lsp.get("up").as_bool() != Some(want)).then_some((lsp.uuid, want))
-        })
-        .collect()
+/// Which switch ports' `Logical_Switch_Port.up` may differ from what their binding says: every port after a
+/// full pass, else those whose switch port or binding changed (a port coming up costs one port, not the
+/// network).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StalePorts {
+    #[default]
+    None,
+    All,
+    Named(BTreeSet<String>),
+}
+
+impl StalePorts {
+    pub fn is_empty(&self) -> bool {
+        matches!(self, StalePorts::None)
+    }
+
+    pub fn add(&mut self, name: &str) {
+        match self {
+            StalePorts::None => *self = StalePorts::Named(BTreeSet::from([name.to_string()])),
+            StalePorts::All => {}
+            StalePorts::Named(names) => drop(names.insert(name.to_string())),
+        }
+    }
+}
+
+/// The `Logical_Switch_Port.up` values the Northbound should show, for the `stale` ports whose value is
+/// not that already: a port is up when its binding is (`ovn-controller` sets `Port_Binding.up` once the
+/// port's flows are installed). `lsp_named` and `pb_named` find a port's rows by name.
+pub fn nb_port_up(
+    nb: &Replica,
+    sb: &Replica,
+    stale: &StalePorts,
+    lsp_named: impl Fn(&str) -> Option<Uuid>,
+    pb_named: impl Fn(&str) -> Option<Uuid>,
+) -> Vec<(Uuid, bool)> {
+    let is_up = |pb: &Row| pb.get("up").as_bool() == Some(true);
+    let differs = |lsp: &Row, want: bool| (lsp.get("up").as_bool() != Some(want)).then_some((lsp.uuid, want));
+    match stale {
+        StalePorts::None => Vec::new(),
+        StalePorts::All => {
+            let up: HashMap<&str, bool> = sb.table(PORT_BINDING).map(|r| (r.str("logical_port"), is_up(r))).collect();
+            nb.table(model::nb::table::LOGICAL_SWITCH_PORT).filter_map(|lsp| differs(lsp, *up.get(lsp.str("name"))?)).collect()
+        }
+        StalePorts::Named(names) => names
+            .iter()
+            .filter_map(|name| {
+                let lsp = nb.row(model::nb::table::LOGICAL_SWITCH_PORT, lsp_named(name)?).filter(|r| r.str("name") == name)?;
+                let pb = sb.row(PORT_BINDING, pb_named(name)?).filter(|r| r.str("logical_port") == name)?;
+                differs(lsp, is_up(pb))
+            })
+            .collect(),
+    }
 }
 
 /// What a sync should also write besides the translation's output.

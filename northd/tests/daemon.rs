@@ -160,3 +160,42 @@ fn southbound_rows_changed_by_hand_are_repaired() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `Logical_Switch_Port.up` follows `Port_Binding.up` (set by the controller that bound the port), port by
+/// port, and a value written by hand into the Northbound is put back: `up` is northd's to write.
+#[test]
+fn switch_port_up_follows_its_binding() {
+    let s = Setup::new();
+    let northd = s.northd("northd.log");
+    s.nbctl_wait(&["ls-add", "s1", "--", "lsp-add", "s1", "a", "--", "lsp-add", "s1", "b", "--", "lsp-add", "s1", "c"]).ok();
+    let states = |s: &Setup| -> Vec<String> {
+        ["a", "b", "c"].iter().map(|p| s.nb.ovn_nbctl(&["get", "Logical_Switch_Port", p, "up"]).ok().stdout.trim().to_string()).collect()
+    };
+    let expect = |s: &Setup, want: [&str; 3], what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = states(s);
+            if now == want {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: ports a, b, c are {now:?}, not {want:?}\n{}", northd.log_text());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    expect(&s, ["false", "false", "false"], "new ports, not bound");
+    s.sb.ovn_sbctl(&["set", "Port_Binding", "b", "up=true"]).ok();
+    expect(&s, ["false", "true", "false"], "b's binding came up");
+    // By hand, in the Northbound: put back.
+    s.nb.ovn_nbctl(&["set", "Logical_Switch_Port", "c", "up=true"]).ok();
+    expect(&s, ["false", "true", "false"], "c set up by hand");
+    s.sb.ovn_sbctl(&["set", "Port_Binding", "b", "up=false", "--", "set", "Port_Binding", "a", "up=true"]).ok();
+    expect(&s, ["true", "false", "false"], "b went down, a came up");
+    // A port added later starts down (`up` written, not left empty), and the others keep their state.
+    s.nbctl_wait(&["lsp-add", "s1", "d"]).ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.nb.ovn_nbctl(&["get", "Logical_Switch_Port", "d", "up"]).ok().stdout.trim() != "false" {
+        assert!(std::time::Instant::now() < deadline, "d's state was never written\n{}", northd.log_text());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    expect(&s, ["true", "false", "false"], "after adding d");
+}

@@ -80,6 +80,10 @@ pub struct Replica {
     /// Rows of those tables this client is inserting ([`Replica::expect_inserts`]): their echo is skipped,
     /// the client records them whole.
     expected: UuidSet,
+    /// Per table, the columns whose changes alone are reported apart ([`Replica::set_quiet`]).
+    quiet: BTreeMap<String, BTreeSet<String>>,
+    /// Rows whose only changes were to quiet columns, per table ([`Replica::take_quiet_changes`]).
+    quiet_changes: BTreeMap<String, BTreeSet<Uuid>>,
 }
 
 impl Replica {
@@ -97,7 +101,18 @@ impl Replica {
             seqno: 0,
             recorded: BTreeSet::new(),
             expected: UuidSet::default(),
+            quiet: BTreeMap::new(),
+            quiet_changes: BTreeMap::new(),
         }
+    }
+
+    /// Makes changes to `columns` of `table` quiet: a modify that touches nothing else is applied as usual
+    /// but reported by [`Replica::take_quiet_changes`] instead of [`Replica::take_changes`]. For columns
+    /// the client reads apart from the rest (and often writes itself: northd's copy of
+    /// `Logical_Switch_Port.up` comes back as 10,000 modifies at start), so that their echo does not make
+    /// it read whole rows again.
+    pub fn set_quiet(&mut self, table: &str, columns: impl IntoIterator<Item = impl Into<String>>) {
+        self.quiet.entry(table.to_string()).or_default().extend(columns.into_iter().map(Into::into));
     }
 
     pub fn schema(&self) -> &Arc<DatabaseSchema> {
@@ -118,6 +133,7 @@ impl Replica {
     pub fn clear(&mut self) {
         // A full load brings every row whole, whoever wrote it.
         self.expected.clear();
+        self.quiet_changes.clear();
         for (name, t) in std::mem::take(&mut self.tables) {
             self.changes.entry(name).or_default().extend(t.rows.into_keys());
         }
@@ -169,9 +185,16 @@ impl Replica {
         self.expected.extend(uuids);
     }
 
-    /// The rows changed (inserted, modified or deleted) since the last call, per table.
+    /// The rows changed (inserted, modified or deleted) since the last call, per table; not those whose
+    /// only changes were to quiet columns ([`Replica::set_quiet`]).
     pub fn take_changes(&mut self) -> BTreeMap<String, BTreeSet<Uuid>> {
         std::mem::take(&mut self.changes)
+    }
+
+    /// The rows modified since the last call in quiet columns only, per table (a row may also be in
+    /// [`Replica::take_changes`] when it changed otherwise too).
+    pub fn take_quiet_changes(&mut self) -> BTreeMap<String, BTreeSet<Uuid>> {
+        std::mem::take(&mut self.quiet_changes)
     }
 
     /// The `monitor_cond` requests for whole tables (all columns).
@@ -210,6 +233,8 @@ impl Replica {
             };
             let table = self.tables.entry(codec.name.clone()).or_default();
             let changes = self.changes.entry(codec.name.clone()).or_default();
+            let quiet = self.quiet.get(&codec.name);
+            let mut quiet_changed = Vec::new();
             if self.recorded.contains(&codec.name) {
                 // The echo of rows this client is inserting or has recorded in full already (see
                 // `record_inserts`): it carries a key column only and changes nothing (a UUID is
@@ -231,6 +256,8 @@ impl Replica {
                     RowChange::Modify(diff) => match table.rows.get_mut(&u.uuid) {
                         None => Err(bad(u.uuid.to_string(), "modify of a row we do not have".into())),
                         Some(row) => {
+                            let only_quiet =
+                                quiet.is_some_and(|q| diff.iter().all(|(i, _)| codec.layout.name(*i).is_some_and(|n| q.contains(n))));
                             // On a clone, so a bad column leaves the row as it was.
                             let mut new = row.columns.clone();
                             let same_layout = Arc::ptr_eq(new.layout(), &codec.layout);
@@ -252,6 +279,10 @@ impl Replica {
                                 None => {
                                     row.columns = new;
                                     stats.modified += 1;
+                                    if only_quiet {
+                                        quiet_changed.push(u.uuid);
+                                        continue;
+                                    }
                                     Ok(())
                                 }
                             }
@@ -274,6 +305,9 @@ impl Replica {
                         tracing::warn!(error = %e, "skipping row update");
                     }
                 }
+            }
+            if !quiet_changed.is_empty() {
+                self.quiet_changes.entry(codec.name.clone()).or_default().extend(quiet_changed);
             }
         }
         if stats.inserted + stats.modified + stats.deleted > 0 {
@@ -319,6 +353,31 @@ mod tests {
         assert_eq!(changes["A"].len(), 1);
         r.apply_update2(&json!({"A": {U1: {"delete": null}}})).unwrap();
         assert_eq!(r.len("A"), 0);
+    }
+
+    #[test]
+    fn quiet_columns_are_reported_apart() {
+        let mut r = Replica::new(schema());
+        r.set_quiet("A", ["prio"]);
+        r.apply_update2(&json!({"A": {U1: {"initial": {"name": "a"}}, U2: {"initial": {"name": "b"}}}})).unwrap();
+        assert_eq!(r.take_changes()["A"].len(), 2, "inserts are changes");
+        assert!(r.take_quiet_changes().is_empty());
+
+        // U1: the quiet column alone; U2: the quiet column and another.
+        r.apply_update2(&json!({"A": {U1: {"modify": {"prio": 3}}, U2: {"modify": {"prio": 4, "name": "c"}}}})).unwrap();
+        assert_eq!(r.row("A", U1.parse().unwrap()).unwrap().get("prio"), &Datum::atom(3), "quiet changes are applied");
+        let changes = r.take_changes();
+        assert_eq!(changes["A"], BTreeSet::from([U2.parse().unwrap()]));
+        assert_eq!(r.take_quiet_changes()["A"], BTreeSet::from([U1.parse().unwrap()]));
+
+        // A bad value in a quiet column is refused like any other.
+        let s = r.apply_update2(&json!({"A": {U1: {"modify": {"prio": 99}}}})).unwrap();
+        assert_eq!(s.rejected, 1);
+        assert!(r.take_quiet_changes().is_empty());
+        assert_eq!(r.row("A", U1.parse().unwrap()).unwrap().get("prio"), &Datum::atom(3));
+        // Deletes are changes, whatever was quiet before.
+        r.apply_update2(&json!({"A": {U1: {"delete": null}}})).unwrap();
+        assert_eq!(r.take_changes()["A"], BTreeSet::from([U1.parse().unwrap()]));
     }
 
     #[test]

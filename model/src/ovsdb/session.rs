@@ -14,6 +14,7 @@
 //! correct choice: the server may have restarted with other contents, and OVSDB's monitor_cond_since is not
 //! needed for correctness.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct SessionConfig {
     /// Tables whose inserts this client makes itself, monitored without the inserts' contents (see
     /// [`super::own_rows`]): the client records its inserts with [`Session::record_inserts`].
     pub own_inserts: OwnInserts,
+    /// Per table, columns whose changes alone are reported apart (see [`Replica::set_quiet`]).
+    pub quiet: BTreeMap<String, Vec<String>>,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
 }
@@ -48,6 +51,7 @@ impl SessionConfig {
             db: db.to_string(),
             tables: tables.iter().map(|t| t.to_string()).collect(),
             own_inserts: OwnInserts::new(),
+            quiet: BTreeMap::new(),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(8),
         }
@@ -57,6 +61,12 @@ impl SessionConfig {
     /// them (see [`super::own_rows`]).
     pub fn own_inserts(mut self, table: &str, key_column: &str) -> SessionConfig {
         self.own_inserts.insert(table.to_string(), key_column.to_string());
+        self
+    }
+
+    /// Reports modifies of `table` that touch only `columns` apart ([`Replica::set_quiet`]).
+    pub fn quiet_columns(mut self, table: &str, columns: &[&str]) -> SessionConfig {
+        self.quiet.entry(table.to_string()).or_default().extend(columns.iter().map(|c| c.to_string()));
         self
     }
 }
@@ -221,6 +231,9 @@ async fn follow(
             Some(r) if **r.schema() == *schema => r,
             _ => guard.insert(Replica::with_decoder(decoder)),
         };
+        for (table, columns) in &config.quiet {
+            r.set_quiet(table, columns);
+        }
         r.clear();
         let stats = r.apply(initial).map_err(|e| ClientError::Protocol(e.to_string()))?;
         tracing::info!(db = %config.db, remote = %client.remote(), rows = stats.inserted, "synced");

@@ -123,7 +123,6 @@ fn hash_lsp(lsp: &model::nb::LogicalSwitchPort) -> u64 {
         parent_name,
         tag,
         tag_request,
-        up: _,
         enabled,
         external_ids,
     } = lsp;
