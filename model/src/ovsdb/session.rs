@@ -213,6 +213,7 @@ async fn follow(
     status: &watch::Sender<SessionStatus>,
     resync: &Notify,
 ) -> Result<(), ClientError> {
+    let started = std::time::Instant::now();
     let mut client = Client::connect(&config.remotes).await?;
     // Only our monitor's updates matter here, and they come on their own stream.
     drop(client.take_notifications());
@@ -236,7 +237,7 @@ async fn follow(
         }
         r.clear();
         let stats = r.apply(initial).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        tracing::info!(db = %config.db, remote = %client.remote(), rows = stats.inserted, "synced");
+        tracing::info!(db = %config.db, remote = %client.remote(), rows = stats.inserted, ms = started.elapsed().as_millis() as u64, "synced");
         let seqno = r.seqno();
         status.send_modify(|s| {
             s.connected = true;
