@@ -226,6 +226,9 @@ async fn follow(
         _ => UpdateDecoder::new(Arc::clone(&schema)),
     };
     let (initial, mut updates) = client.monitor_cond_updates(&config.db, json!(MONITOR_ID), requests, decoder.clone()).await?;
+    // The client is in place before the status says synced: a caller that waited for that may transact at once.
+    let remote = client.remote().to_string();
+    *client_slot.write().await = Some(Arc::new(client));
     {
         let mut guard = lock(replica);
         let r = match guard.as_mut() {
@@ -237,7 +240,7 @@ async fn follow(
         }
         r.clear();
         let stats = r.apply(initial).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        tracing::info!(db = %config.db, remote = %client.remote(), rows = stats.inserted, ms = started.elapsed().as_millis() as u64, "synced");
+        tracing::info!(db = %config.db, %remote, rows = stats.inserted, ms = started.elapsed().as_millis() as u64, "synced");
         let seqno = r.seqno();
         status.send_modify(|s| {
             s.connected = true;
@@ -245,7 +248,6 @@ async fn follow(
             s.syncs += 1;
         });
     }
-    *client_slot.write().await = Some(Arc::new(client));
     loop {
         let u = tokio::select! {
             u = updates.recv() => match u {
