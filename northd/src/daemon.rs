@@ -87,9 +87,12 @@ pub async fn run(config: Config) {
     // `Logical_Switch_Port.up` is northd's to write (from the bindings) and nothing else reads it: a change
     // to it alone (above all the echo of northd's own copy, 10,000 ports at start) is quiet, so the
     // snapshot does not read those ports again; it only marks their state to be checked.
-    let nb = Session::start(
+    // Only the columns the snapshot reads are monitored (nb::table::COLUMNS).
+    let nb_config = nb::table::COLUMNS.iter().fold(
         SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL).quiet_columns(nb::table::LOGICAL_SWITCH_PORT, &["up"]),
+        |c, (table, columns)| c.only_columns(table, columns),
     );
+    let nb = Session::start(nb_config);
     // Logical_Flow is most of what northd writes: its inserts come back as their `priority` alone, and
     // northd records its own rows in the replica itself (model::ovsdb::own_rows).
     let sb = Session::start(

@@ -31,13 +31,18 @@ use super::uuid::{Uuid, UuidGen};
 /// by (the rest of an inserted row comes from [`Replica::record_inserts`]).
 pub type OwnInserts = BTreeMap<String, String>;
 
-/// The `monitor_cond` requests for whole tables (all columns); a table in `own` is asked for in two
-/// parts: all columns but its key column without inserts, and the key column with them.
-pub fn monitor_requests(schema: &DatabaseSchema, tables: &[&str], own: &OwnInserts) -> Value {
+/// Tables monitored by some of their columns only, with those columns (other tables: every column).
+pub type MonitoredColumns = BTreeMap<String, Vec<String>>;
+
+/// The `monitor_cond` requests for `tables`, all columns or those `only` lists for a table; a table in
+/// `own` is asked for in two parts: the columns but its key column without inserts, and the key column with
+/// them.
+pub fn monitor_requests(schema: &DatabaseSchema, tables: &[&str], own: &OwnInserts, only: &MonitoredColumns) -> Value {
     let mut m = Map::new();
     for t in tables {
         let Some(ts) = schema.table(t) else { continue };
-        let cols: Vec<&String> = ts.columns.keys().collect();
+        let wanted = |c: &&String| only.get(*t).is_none_or(|cols| cols.iter().any(|x| x == *c));
+        let cols: Vec<&String> = ts.columns.keys().filter(wanted).collect();
         let request = match own.get(*t).filter(|k| ts.columns.contains_key(k.as_str())) {
             Some(key) => {
                 let rest: Vec<&String> = cols.into_iter().filter(|c| *c != key).collect();

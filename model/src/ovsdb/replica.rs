@@ -21,7 +21,7 @@ pub use super::row::{Columns, Entry, Layout, Row};
 
 /// The `monitor_cond` requests for whole tables (all columns) of `schema`.
 pub fn monitor_requests(schema: &DatabaseSchema, tables: &[&str]) -> Value {
-    super::own_rows::monitor_requests(schema, tables, &Default::default())
+    super::own_rows::monitor_requests(schema, tables, &Default::default(), &Default::default())
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -23,7 +23,7 @@ use tokio::sync::{watch, Notify, RwLock};
 use tokio::task::JoinHandle;
 
 use super::client::{Client, ClientError};
-use super::own_rows::{monitor_requests, OwnInserts};
+use super::own_rows::{monitor_requests, MonitoredColumns, OwnInserts};
 use super::replica::Replica;
 use super::transact::{RowData, Transaction};
 use super::update::UpdateDecoder;
@@ -40,6 +40,8 @@ pub struct SessionConfig {
     pub own_inserts: OwnInserts,
     /// Per table, columns whose changes alone are reported apart (see [`Replica::set_quiet`]).
     pub quiet: BTreeMap<String, Vec<String>>,
+    /// Tables monitored by these columns only (the rest of a row keeps its default in the replica).
+    pub columns: MonitoredColumns,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
 }
@@ -52,6 +54,7 @@ impl SessionConfig {
             tables: tables.iter().map(|t| t.to_string()).collect(),
             own_inserts: OwnInserts::new(),
             quiet: BTreeMap::new(),
+            columns: MonitoredColumns::new(),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(8),
         }
@@ -61,6 +64,13 @@ impl SessionConfig {
     /// them (see [`super::own_rows`]).
     pub fn own_inserts(mut self, table: &str, key_column: &str) -> SessionConfig {
         self.own_inserts.insert(table.to_string(), key_column.to_string());
+        self
+    }
+
+    /// Monitors `table` by `columns` only: the others stay at their defaults in the replica, so only a
+    /// client that reads nothing else may ask for this (see `model::nb::table::COLUMNS`).
+    pub fn only_columns(mut self, table: &str, columns: &[&str]) -> SessionConfig {
+        self.columns.insert(table.to_string(), columns.iter().map(|c| c.to_string()).collect());
         self
     }
 
@@ -219,7 +229,7 @@ async fn follow(
     drop(client.take_notifications());
     let schema = Arc::new(client.get_schema(&config.db).await?);
     let tables: Vec<&str> = config.tables.iter().map(String::as_str).collect();
-    let requests = monitor_requests(&schema, &tables, &config.own_inserts);
+    let requests = monitor_requests(&schema, &tables, &config.own_inserts, &config.columns);
     // The replica's own decoder when it stays, so every row shares the replica's layouts.
     let decoder = match lock(replica).as_ref() {
         Some(r) if **r.schema() == *schema => r.decoder().clone(),
