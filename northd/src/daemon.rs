@@ -134,11 +134,8 @@ async fn round(
         let up_only = r.take_quiet_changes();
         let lsps: Vec<Uuid> = changes.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten().copied().collect();
         state.nb_dirty |= changes.keys().any(|t| t != nb::table::NB_GLOBAL && t != nb::table::LOGICAL_SWITCH_PORT);
-        for u in lsps.iter().chain(up_only.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten()) {
-            if let Some(row) = r.row(nb::table::LOGICAL_SWITCH_PORT, *u) {
-                state.stale_ports.add(row.str("name"));
-            }
-        }
+        let up_only = up_only.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten();
+        state.stale_ports.add_rows(r, nb::table::LOGICAL_SWITCH_PORT, "name", lsps.iter().chain(up_only));
         state.changed_lsps.extend(&lsps);
         match state.snapshot.as_mut() {
             Some(snap) if !recompute_always => snap.apply_changes(r, &changes),
@@ -173,11 +170,8 @@ async fn round(
         let mut guard = sb.replica();
         let Some(r) = guard.as_mut() else { return Ok(()) };
         let changes = r.take_changes();
-        for u in changes.get(sync::table::PORT_BINDING).into_iter().flatten() {
-            if let Some(row) = r.row(sync::table::PORT_BINDING, *u) {
-                state.stale_ports.add(row.str("logical_port"));
-            }
-        }
+        let bindings = changes.get(sync::table::PORT_BINDING).into_iter().flatten();
+        state.stale_ports.add_rows(r, sync::table::PORT_BINDING, "logical_port", bindings);
         let fresh = recompute_always
             || r.table(sync::table::SB_GLOBAL).next().is_none()
             || state.engine.as_ref().is_none_or(|(_, _, syncs)| *syncs != sb_syncs);

@@ -159,6 +159,15 @@ impl StalePorts {
             StalePorts::Named(names) => drop(names.insert(name.to_string())),
         }
     }
+
+    /// Adds the ports named in column `name_column` of the rows `uuids` of `table` that still exist.
+    pub fn add_rows<'a>(&mut self, r: &Replica, table: &str, name_column: &str, uuids: impl IntoIterator<Item = &'a Uuid>) {
+        for u in uuids {
+            if let Some(row) = r.row(table, *u) {
+                self.add(row.str(name_column));
+            }
+        }
+    }
 }
 
 /// The `Logical_Switch_Port.up` values the Northbound should show, for the `stale` ports whose value is

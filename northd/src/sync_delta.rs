@@ -57,13 +57,13 @@ impl SbIndex {
         touched
     }
 
-    /// Learns Logical_Flow rows northd inserted itself, by the keys it planned them with: they are
-    /// recorded in the replica without being reported as changes (see `model::ovsdb::own_rows`).
     /// The Port_Binding row of logical port `name`.
     pub fn port_row(&self, name: &str) -> Option<Uuid> {
         self.port_row.get(name).copied()
     }
 
+    /// Learns Logical_Flow rows northd inserted itself, by the keys it planned them with: they are
+    /// recorded in the replica without being reported as changes (see `model::ovsdb::own_rows`).
     pub fn learn_own_flows(&mut self, flows: impl IntoIterator<Item = (Uuid, u64)>) {
         for (u, k) in flows {
             self.flows.entry(k).or_default().push(u);
