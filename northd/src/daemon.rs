@@ -169,7 +169,7 @@ async fn round(
     let planned = {
         let mut guard = sb.replica();
         let Some(r) = guard.as_mut() else { return Ok(()) };
-        let changes = r.take_changes();
+        let (changes, inserted) = r.take_changes_and_inserts();
         let bindings = changes.get(sync::table::PORT_BINDING).into_iter().flatten();
         state.stale_ports.add_rows(r, sync::table::PORT_BINDING, "logical_port", bindings);
         let fresh = recompute_always
@@ -190,7 +190,7 @@ async fn round(
             (txn, counts, flow_keys, delta.recomputed)
         } else {
             let Some((engine, ix, _)) = state.engine.as_mut() else { return Ok(()) };
-            let touched = ix.apply(r, &changes);
+            let touched = ix.apply(r, &changes, &inserted);
             let index_us = t.elapsed().as_micros() as u64;
             let delta = if std::mem::take(&mut state.nb_dirty) {
                 engine.run_changed(snapshot, &std::mem::take(&mut state.changed_lsps))
@@ -218,6 +218,9 @@ async fn round(
     *logged = now;
 
     let own_flows = write_sb(sb, txn, flow_keys, &mut state.ids, seqno).await?;
+    if let Some((_, ix, _)) = state.engine.as_mut() {
+        ix.expect_own(own_flows.other_inserts());
+    }
     if !counts.is_empty() {
         tracing::info!(
             inserted = counts.inserted,
@@ -277,6 +280,14 @@ struct OwnFlows {
 }
 
 impl OwnFlows {
+    /// The rows the write inserted outside Logical_Flow (their echo comes back whole).
+    fn other_inserts(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.batches.iter().flat_map(|b| &b.ops).filter_map(|op| match op {
+            Operation::Insert { uuid: Some(u), .. } if !is_flow_insert(op) => Some(*u),
+            _ => None,
+        })
+    }
+
     /// Records the rows in the Southbound replica. Returns their UUIDs with their keys, or `None` when they
     /// could not be recorded (the Southbound was reloaded since the write began) or matched with their keys.
     fn record(self, sb: &Session) -> Option<Vec<(Uuid, u64)>> {

@@ -84,6 +84,8 @@ pub struct Replica {
     quiet: BTreeMap<String, BTreeSet<String>>,
     /// Rows whose only changes were to quiet columns, per table ([`Replica::take_quiet_changes`]).
     quiet_changes: BTreeMap<String, BTreeSet<Uuid>>,
+    /// The rows of `changes` whose one change is their insert ([`Replica::take_changes_and_inserts`]).
+    inserted: BTreeMap<String, BTreeSet<Uuid>>,
 }
 
 impl Replica {
@@ -103,6 +105,7 @@ impl Replica {
             expected: UuidSet::default(),
             quiet: BTreeMap::new(),
             quiet_changes: BTreeMap::new(),
+            inserted: BTreeMap::new(),
         }
     }
 
@@ -134,6 +137,7 @@ impl Replica {
         // A full load brings every row whole, whoever wrote it.
         self.expected.clear();
         self.quiet_changes.clear();
+        self.inserted.clear();
         for (name, t) in std::mem::take(&mut self.tables) {
             self.changes.entry(name).or_default().extend(t.rows.into_keys());
         }
@@ -168,6 +172,9 @@ impl Replica {
             .map(|row| {
                 self.expected.remove(&row.uuid);
                 changes.remove(&row.uuid);
+                if let Some(i) = self.inserted.get_mut(table) {
+                    i.remove(&row.uuid);
+                }
                 (row.uuid, row)
             })
             .collect();
@@ -188,7 +195,14 @@ impl Replica {
     /// The rows changed (inserted, modified or deleted) since the last call, per table; not those whose
     /// only changes were to quiet columns ([`Replica::set_quiet`]).
     pub fn take_changes(&mut self) -> BTreeMap<String, BTreeSet<Uuid>> {
-        std::mem::take(&mut self.changes)
+        self.take_changes_and_inserts().0
+    }
+
+    /// [`Replica::take_changes`], and of those rows the ones whose one change was their insert (not
+    /// modified or deleted after it, not seen before it since the last call): a writer can tell the echo
+    /// of its own inserts, exactly as written, from rows someone else changed meanwhile.
+    pub fn take_changes_and_inserts(&mut self) -> (BTreeMap<String, BTreeSet<Uuid>>, BTreeMap<String, BTreeSet<Uuid>>) {
+        (std::mem::take(&mut self.changes), std::mem::take(&mut self.inserted))
     }
 
     /// The rows modified since the last call in quiet columns only, per table (a row may also be in
@@ -234,6 +248,7 @@ impl Replica {
             let table = self.tables.entry(codec.name.clone()).or_default();
             let changes = self.changes.entry(codec.name.clone()).or_default();
             let quiet = self.quiet.get(&codec.name);
+            let inserted = self.inserted.entry(codec.name.clone()).or_default();
             let mut quiet_changed = Vec::new();
             if self.recorded.contains(&codec.name) {
                 // The echo of rows this client is inserting or has recorded in full already (see
@@ -243,10 +258,15 @@ impl Replica {
                 inserts.retain(|u, _| !expected.contains(u) && !table.rows.contains_key(u));
             }
             stats.inserted += inserts.len();
-            changes.extend(inserts.keys().copied());
+            for u in inserts.keys() {
+                if changes.insert(*u) {
+                    inserted.insert(*u);
+                }
+            }
             table.add(inserts);
             for u in rows {
                 let bad = |uuid: String, msg: String| ReplicaError::BadRow { table: codec.name.clone(), uuid, msg };
+                let is_insert = matches!(u.change, RowChange::Insert(_));
                 let outcome = match u.change {
                     RowChange::Insert(row) => {
                         table.rows.insert(u.uuid, row);
@@ -280,6 +300,7 @@ impl Replica {
                                     row.columns = new;
                                     stats.modified += 1;
                                     if only_quiet {
+                                        inserted.remove(&u.uuid);
                                         quiet_changed.push(u.uuid);
                                         continue;
                                     }
@@ -298,7 +319,11 @@ impl Replica {
                 };
                 match outcome {
                     Ok(()) => {
-                        changes.insert(u.uuid);
+                        if changes.insert(u.uuid) && is_insert {
+                            inserted.insert(u.uuid);
+                        } else {
+                            inserted.remove(&u.uuid);
+                        }
                     }
                     Err(e) => {
                         stats.rejected += 1;
@@ -336,6 +361,7 @@ mod tests {
 
     const U1: &str = "11111111-1111-1111-1111-111111111111";
     const U2: &str = "22222222-2222-2222-2222-222222222222";
+    const U3: &str = "33333333-3333-3333-3333-333333333333";
 
     #[test]
     fn follows_initial_modify_delete() {
@@ -378,6 +404,33 @@ mod tests {
         // Deletes are changes, whatever was quiet before.
         r.apply_update2(&json!({"A": {U1: {"delete": null}}})).unwrap();
         assert_eq!(r.take_changes()["A"], BTreeSet::from([U1.parse().unwrap()]));
+    }
+
+    #[test]
+    fn tells_rows_only_inserted_from_rows_changed_after() {
+        let (u1, u2): (Uuid, Uuid) = (U1.parse().unwrap(), U2.parse().unwrap());
+        let u3: Uuid = U3.parse().unwrap();
+        let mut r = Replica::new(schema());
+        r.set_quiet("A", ["prio"]);
+        r.apply_update2(&json!({"A": {U1: {"insert": {"name": "a"}}, U2: {"insert": {"name": "b"}}}})).unwrap();
+        // U2 modified after its insert, before anyone looked: not as inserted any more.
+        r.apply_update2(&json!({"A": {U2: {"modify": {"name": "c"}}}})).unwrap();
+        let (changes, inserted) = r.take_changes_and_inserts();
+        assert_eq!(changes["A"], BTreeSet::from([u1, u2]));
+        assert_eq!(inserted["A"], BTreeSet::from([u1]));
+
+        // A later modify is a change and no insert; so are an insert deleted at once and a quiet modify.
+        r.apply_update2(&json!({"A": {U1: {"modify": {"name": "d"}}}})).unwrap();
+        r.apply_update2(&json!({"A": {U3: {"insert": {"name": "e"}}}})).unwrap();
+        r.apply_update2(&json!({"A": {U3: {"delete": null}}})).unwrap();
+        let (changes, inserted) = r.take_changes_and_inserts();
+        assert_eq!(changes["A"], BTreeSet::from([u1, u3]));
+        assert!(inserted.values().all(BTreeSet::is_empty), "{inserted:?}");
+        r.apply_update2(&json!({"A": {U3: {"insert": {"name": "f"}}}})).unwrap();
+        r.apply_update2(&json!({"A": {U3: {"modify": {"prio": 2}}}})).unwrap();
+        let (changes, inserted) = r.take_changes_and_inserts();
+        assert_eq!(changes["A"], BTreeSet::from([u3]));
+        assert!(inserted.values().all(BTreeSet::is_empty), "{inserted:?}");
     }
 
     #[test]
