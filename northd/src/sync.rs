@@ -10,10 +10,10 @@
 //! by `logical_port`, multicast groups by (datapath, name), HA groups by name, logical flows by their whole
 //! content. Columns that `ovn-controller` owns (`Port_Binding.chassis`, `up`, ...) are never written.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use model::ovsdb::transact::{ColumnName, Condition, RowData, Transaction};
-use model::ovsdb::{Atom, Datum, Replica, Row, Uuid, UuidGen};
+use model::ovsdb::{Atom, Datum, MixHash, Replica, Row, Uuid, UuidGen};
 
 use crate::translate::Keys;
 
@@ -354,8 +354,10 @@ pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras, ids: &mut UuidG
 
     // Logical_Flow, matched by content (its key hash); inserted in `desired.lflows`' order, datapath by
     // datapath (see [`in_datapath_order`]).
-    let want_flows: std::collections::HashSet<u64> = desired.lflows.iter().map(|(k, _)| *k).collect();
-    let mut have_flows = std::collections::HashSet::new();
+    // (An empty Southbound, as at a first sync, has nothing to match: no set of 50,000 keys to build.)
+    let want_flows: HashSet<u64, MixHash> =
+        if sb.len(LOGICAL_FLOW) == 0 { HashSet::default() } else { desired.lflows.iter().map(|(k, _)| *k).collect() };
+    let mut have_flows: HashSet<u64, MixHash> = HashSet::default();
     for row in sb.table(LOGICAL_FLOW) {
         let key = row.get("logical_datapath").as_uuid().and_then(|d| dp_nb_of_row.get(&d)).map(|nb| {
             crate::desired::flow_key_hash(

@@ -379,15 +379,18 @@ impl Engine {
         warnings.sort();
         warnings.dedup();
         self.warnings = warnings;
-        // A flow both removed and added in one round (moved between units) is neither.
-        let added: BTreeSet<u64> = delta.added.iter().copied().collect();
-        let removed: BTreeSet<u64> = delta.removed.iter().copied().collect();
-        let both: BTreeSet<u64> = added.intersection(&removed).copied().collect();
-        delta.added.retain(|f| !both.contains(f) && self.flow_refs.contains_key(f));
-        delta.removed.retain(|f| !both.contains(f) && !self.flow_refs.contains_key(f));
-        delta.added.sort();
+        // A flow both removed and added in one round (moved between units) is neither. With nothing
+        // removed (a first pass, a new port), every flow added is new, once, and still wanted.
+        if !delta.removed.is_empty() {
+            let added: BTreeSet<u64> = delta.added.iter().copied().collect();
+            let removed: BTreeSet<u64> = delta.removed.iter().copied().collect();
+            let both: BTreeSet<u64> = added.intersection(&removed).copied().collect();
+            delta.added.retain(|f| !both.contains(f) && self.flow_refs.contains_key(f));
+            delta.removed.retain(|f| !both.contains(f) && !self.flow_refs.contains_key(f));
+        }
+        delta.added.sort_unstable();
         delta.added.dedup();
-        delta.removed.sort();
+        delta.removed.sort_unstable();
         delta.removed.dedup();
         delta
     }
