@@ -280,10 +280,10 @@ struct OwnFlows {
 }
 
 impl OwnFlows {
-    /// The rows the write inserted outside Logical_Flow (their echo comes back whole).
-    fn other_inserts(&self) -> impl Iterator<Item = Uuid> + '_ {
+    /// The rows the write inserted outside Logical_Flow (their echo comes back whole), with their tables.
+    fn other_inserts(&self) -> impl Iterator<Item = (&str, Uuid)> + '_ {
         self.batches.iter().flat_map(|b| &b.ops).filter_map(|op| match op {
-            Operation::Insert { uuid: Some(u), .. } if !is_flow_insert(op) => Some(*u),
+            Operation::Insert { table, uuid: Some(u), .. } if !is_flow_insert(op) => Some((table.as_str(), *u)),
             _ => None,
         })
     }

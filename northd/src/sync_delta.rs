@@ -12,6 +12,10 @@ use crate::sync::table::*;
 use crate::sync::{dp_columns, flow_columns, ha_members, mc_columns, nb_identity, port_columns, Counts, Extras};
 use crate::translate::engine::{Delta, Engine};
 
+/// The tables [`SbIndex`] follows, in the order it reads their changes (datapaths first: the rest refer
+/// to them).
+const INDEXED: [&str; 5] = [DATAPATH_BINDING, PORT_BINDING, MULTICAST_GROUP, HA_CHASSIS_GROUP, LOGICAL_FLOW];
+
 /// Southbound rows by their Northbound identity.
 #[derive(Debug, Clone, Default)]
 pub struct SbIndex {
@@ -33,10 +37,8 @@ pub struct SbIndex {
 impl SbIndex {
     pub fn build(sb: &Replica) -> SbIndex {
         let mut ix = SbIndex::default();
-        let all: BTreeMap<String, BTreeSet<Uuid>> = [DATAPATH_BINDING, PORT_BINDING, MULTICAST_GROUP, HA_CHASSIS_GROUP, LOGICAL_FLOW]
-            .iter()
-            .map(|t| (t.to_string(), sb.table(t).map(|r| r.uuid).collect()))
-            .collect();
+        let all: BTreeMap<String, BTreeSet<Uuid>> =
+            INDEXED.iter().map(|t| (t.to_string(), sb.table(t).map(|r| r.uuid).collect())).collect();
         ix.apply(sb, &all, &BTreeMap::new());
         ix
     }
@@ -56,7 +58,7 @@ impl SbIndex {
         let mut touched =
             Touched { ha_groups: [HA_CHASSIS_GROUP, HA_CHASSIS, CHASSIS].iter().any(|t| changes.contains_key(*t)), ..Touched::default() };
         let mut unchecked = Touched::default();
-        for t in [DATAPATH_BINDING, PORT_BINDING, MULTICAST_GROUP, HA_CHASSIS_GROUP, LOGICAL_FLOW] {
+        for t in INDEXED {
             let Some(uuids) = changes.get(t) else { continue };
             let only_inserted = inserted.get(t);
             for u in uuids {
@@ -73,8 +75,9 @@ impl SbIndex {
 
     /// Says that northd inserted these rows: their echo, when nothing changed them after their insert,
     /// need not be checked against what the engine wants (see [`SbIndex::apply`]).
-    pub fn expect_own(&mut self, uuids: impl IntoIterator<Item = Uuid>) {
-        self.own.extend(uuids);
+    /// Rows of tables the index does not follow are left out (they would never be taken back out).
+    pub fn expect_own<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Uuid)>) {
+        self.own.extend(rows.into_iter().filter(|(t, _)| INDEXED.contains(t)).map(|(_, u)| u));
     }
 
     /// The Port_Binding row of logical port `name`.
@@ -416,7 +419,7 @@ mod tests {
         .expect("schema");
         let mut sb = Replica::new(Arc::new(schema));
         let mut ix = SbIndex::default();
-        ix.expect_own([P1, P2].map(|u| u.parse().expect("uuid")));
+        ix.expect_own([P1, P2].map(|u| (PORT_BINDING, u.parse().expect("uuid"))));
         sb.apply_update2(&json!({PORT_BINDING: {
             P1: {"insert": {"logical_port": "ours"}},
             P2: {"insert": {"logical_port": "ours-changed"}},
