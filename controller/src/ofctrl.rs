@@ -20,11 +20,33 @@
 //! every desired one in one bundle, so a restarted switch is reprogrammed completely and stale flows from
 //! an earlier run vanish.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use flowgen::ofp::{wire::Command, Connection, Error as OfpError, Flow, Match};
+use flowgen::ofp::{wire::Command, Action, Connection, Error as OfpError, Flow, Match};
 
 type Key = (u8, u16, Match);
+
+/// A flow but for its key: what the desired and installed maps keep per flow (the key holds the rest, so
+/// each match is kept once per map).
+#[derive(Clone, Debug, PartialEq)]
+struct Body {
+    cookie: u64,
+    actions: Vec<Action>,
+}
+
+impl Body {
+    fn of(f: &Flow) -> Body {
+        Body { cookie: f.cookie, actions: f.actions.clone() }
+    }
+
+    fn flow(&self, k: &Key) -> Flow {
+        Flow { table: k.0, priority: k.1, cookie: self.cookie, matches: k.2.clone(), actions: self.actions.clone() }
+    }
+}
+
+/// The flows wanted for one key, by (origin, index), sorted: the last one is the effective flow. Nearly
+/// always one, so a vector of exactly that (a B-tree map would take a node with room for eleven).
+type Wants = Vec<((Origin, u32), Body)>;
 
 /// Who wants a desired flow: `(kind, a, b)`, e.g. `(LOGICAL, lflow uuid, datapath uuid)`. Ordered: among
 /// desired flows with one key the greatest origin wins.
@@ -56,8 +78,8 @@ impl SyncStats {
 pub struct Ofctrl {
     target: String,
     conn: Option<Connection>,
-    installed: HashMap<Key, Flow>,
-    desired: HashMap<Key, BTreeMap<(Origin, u32), Flow>>,
+    installed: HashMap<Key, Body>,
+    desired: HashMap<Key, Wants>,
     /// Keys whose desired or installed flow may differ (touched since the last commit).
     dirty: HashSet<Key>,
 }
@@ -107,7 +129,7 @@ impl Ofctrl {
         for (i, f) in flows.iter().enumerate() {
             let k = key(f);
             if let Some(m) = self.desired.get_mut(&k) {
-                m.remove(&(origin, i as u32));
+                m.retain(|(o, _)| *o != (origin, i as u32));
                 if m.is_empty() {
                     self.desired.remove(&k);
                 }
@@ -120,11 +142,16 @@ impl Ofctrl {
     pub fn add(&mut self, origin: Origin, flows: &[Flow]) {
         for (i, f) in flows.iter().enumerate() {
             let k = key(f);
-            let m = self.desired.entry(k.clone()).or_default();
-            if m.values().any(|other| other.actions != f.actions) {
+            let body = Body::of(f);
+            let m = self.desired.entry(k.clone()).or_insert_with(|| Vec::with_capacity(1));
+            if m.iter().any(|(_, other)| other.actions != body.actions) {
                 tracing::debug!(flow = %f, "two desired flows with one match and priority; the greatest origin wins");
             }
-            m.insert((origin, i as u32), f.clone());
+            let o = (origin, i as u32);
+            match m.binary_search_by(|(x, _)| x.cmp(&o)) {
+                Ok(j) => m[j].1 = body,
+                Err(j) => m.insert(j, (o, body)),
+            }
             self.dirty.insert(k);
         }
     }
@@ -138,7 +165,7 @@ impl Ofctrl {
 
     /// Makes the switch hold exactly the desired flows.
     pub async fn sync(&mut self) -> Result<SyncStats, OfpError> {
-        let effective = |m: &BTreeMap<(Origin, u32), Flow>| m.values().next_back().cloned();
+        let effective = |k: &Key, m: &Wants| m.last().map(|(_, b)| b.flow(k));
         let mut stats = SyncStats::default();
         if self.conn.is_none() {
             let mut c = Connection::connect(&self.target).await?;
@@ -163,7 +190,7 @@ impl Ofctrl {
         if stats.full {
             deletes.push((Command::Delete, delete_all));
             for (k, m) in &self.desired {
-                if let Some(f) = effective(m) {
+                if let Some(f) = effective(k, m) {
                     puts.push((Command::Add, next.len()));
                     next.push((k.clone(), Some(f)));
                 }
@@ -171,11 +198,11 @@ impl Ofctrl {
             stats.added = puts.len();
         } else {
             for k in &self.dirty {
-                let want = self.desired.get(k).and_then(effective);
+                let want = self.desired.get(k).and_then(|m| effective(k, m));
                 match (self.installed.get(k), want) {
                     (None, None) => {}
                     (Some(old), None) => {
-                        deletes.push((Command::DeleteStrict, old.clone()));
+                        deletes.push((Command::DeleteStrict, old.flow(k)));
                         next.push((k.clone(), None));
                         stats.deleted += 1;
                     }
@@ -204,7 +231,7 @@ impl Ofctrl {
             Ok(()) => {
                 for (k, f) in next {
                     match f {
-                        Some(f) => self.installed.insert(k, f),
+                        Some(f) => self.installed.insert(k, Body { cookie: f.cookie, actions: f.actions }),
                         None => self.installed.remove(&k),
                     };
                 }
@@ -231,7 +258,8 @@ mod tests {
     }
 
     fn effective(o: &Ofctrl, f: &Flow) -> Option<Flow> {
-        o.desired.get(&key(f)).and_then(|m| m.values().next_back().cloned())
+        let k = key(f);
+        o.desired.get(&k).and_then(|m| m.last().map(|(_, b)| b.flow(&k)))
     }
 
     /// Two origins wanting one (table, priority, match): the greater wins while it wants it, then the other.
@@ -255,7 +283,7 @@ mod tests {
     fn clear_desired_marks_installed_keys() {
         let mut o = Ofctrl::new("unix:/nonexistent");
         let f = flow(3);
-        o.installed.insert(key(&f), f.clone());
+        o.installed.insert(key(&f), Body::of(&f));
         o.clear_desired();
         assert!(o.dirty.contains(&key(&f)));
     }

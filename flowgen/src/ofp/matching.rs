@@ -19,8 +19,6 @@
 //! Protocol shorthands (`ip`, `tcp6`, `arp`, ...) are nothing but exact `eth_type` (+ `nw_proto`) entries;
 //! [`Proto`] names them.
 
-use std::collections::BTreeMap;
-
 use super::field::{ones, Field};
 use super::Error;
 
@@ -34,9 +32,14 @@ pub struct Masked {
 }
 
 /// A flow match. Build it with [`Match::set`] / [`Match::set_masked`] / [`Match::with_proto`].
+///
+/// The entries are a vector sorted by field, not a map: a controller keeps several copies of each of its
+/// tens of thousands of flows' matches (the compiled flow, the desired and the installed key), and a
+/// B-tree leaf has room for eleven entries whatever a match holds (typically three to six). A clone is
+/// exactly as long as the match.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Match {
-    entries: BTreeMap<Field, Masked>,
+    entries: Vec<(Field, Masked)>,
 }
 
 /// The protocol shorthands `ovs-ofctl` prints instead of `dl_type=...` (and `nw_proto=...`).
@@ -219,7 +222,12 @@ impl Match {
     }
 
     fn vlan_tci(&self) -> (u16, u16) {
-        self.entries.get(&Field::VlanTci).map(|m| (m.value as u16, m.mask as u16)).unwrap_or((0, 0))
+        self.get(Field::VlanTci).map(|m| (m.value as u16, m.mask as u16)).unwrap_or((0, 0))
+    }
+
+    /// Where `field` is in the sorted entries, or where it would go.
+    fn position(&self, field: Field) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(f, _)| f.cmp(&field))
     }
 
     /// Keeps what OXM VLAN_VID (vid + present bit, maskable) and VLAN_PCP (exact, only with a VLAN) say.
@@ -234,20 +242,26 @@ impl Match {
     /// Stores an already normalised entry; a zero mask removes the field.
     fn put(&mut self, field: Field, value: u128, mask: u128) {
         if mask == 0 {
-            self.entries.remove(&field);
-        } else {
-            self.entries.insert(field, Masked { value: value & mask, mask });
+            self.remove(field);
+            return;
+        }
+        let m = Masked { value: value & mask, mask };
+        match self.position(field) {
+            Ok(i) => self.entries[i].1 = m,
+            Err(i) => self.entries.insert(i, (field, m)),
         }
     }
 
     /// Forgets `field`.
     pub fn remove(&mut self, field: Field) {
-        self.entries.remove(&field);
+        if let Ok(i) = self.position(field) {
+            self.entries.remove(i);
+        }
     }
 
     /// The entry for `field`, if matched.
     pub fn get(&self, field: Field) -> Option<Masked> {
-        self.entries.get(&field).copied()
+        self.position(field).ok().map(|i| self.entries[i].1)
     }
 
     /// The exact value of `field`, if matched exactly.
@@ -271,7 +285,7 @@ impl Match {
 
     /// The entries in print order.
     pub fn iter(&self) -> impl Iterator<Item = (Field, Masked)> + '_ {
-        let mut v: Vec<(Field, Masked)> = self.entries.iter().map(|(f, m)| (*f, *m)).collect();
+        let mut v: Vec<(Field, Masked)> = self.entries.clone();
         v.sort_by_key(|(f, _)| f.rank());
         v.into_iter()
     }
