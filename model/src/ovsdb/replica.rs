@@ -33,9 +33,11 @@ impl TableData {
     /// Adds (or replaces) rows: into an empty or small table in one merge; into a big one one by one,
     /// since a merge rebuilds the whole tree (a write of many small transactions would cost the square of
     /// the table's size).
-    fn add(&mut self, mut rows: BTreeMap<Uuid, Row>) {
+    fn add(&mut self, rows: Vec<(Uuid, Row)>) {
         if rows.len() >= self.rows.len() {
-            self.rows.append(&mut rows);
+            // Sorted and built in bulk (a later duplicate UUID wins, as one by one).
+            let mut m: BTreeMap<Uuid, Row> = rows.into_iter().collect();
+            self.rows.append(&mut m);
         } else {
             self.rows.extend(rows);
         }
@@ -167,7 +169,7 @@ impl Replica {
         self.recorded.insert(table.to_string());
         let data = self.tables.entry(table.to_string()).or_default();
         let mut changes = self.changes.remove(table).unwrap_or_default();
-        let put: BTreeMap<Uuid, Row> = rows
+        let put: Vec<(Uuid, Row)> = rows
             .into_iter()
             .map(|row| {
                 self.expected.remove(&row.uuid);
@@ -255,10 +257,10 @@ impl Replica {
                 // `record_inserts`): it carries a key column only and changes nothing (a UUID is
                 // inserted only once).
                 let expected = &self.expected;
-                inserts.retain(|u, _| !expected.contains(u) && !table.rows.contains_key(u));
+                inserts.retain(|(u, _)| !expected.contains(u) && !table.rows.contains_key(u));
             }
             stats.inserted += inserts.len();
-            for u in inserts.keys() {
+            for (u, _) in &inserts {
                 if changes.insert(*u) {
                     inserted.insert(*u);
                 }

@@ -65,9 +65,10 @@ pub struct TableUpdates {
 pub enum TableUpdate {
     Rows {
         table: Arc<TableCodec>,
-        /// The rows inserted (`initial`, `insert`), already in the replica's own shape: into a table
-        /// that is empty (the first contents) they move as they are.
-        inserts: BTreeMap<Uuid, Row>,
+        /// The rows inserted (`initial`, `insert`), already in the replica's own shape, in the order
+        /// read: into a table that is empty (the first contents) they move in bulk. (A vector, not a map:
+        /// most of a first sync's inserts are the echo of the client's own rows, dropped at once.)
+        inserts: Vec<(Uuid, Row)>,
         /// Every other row update. A table's updates name each row once, so the two sets are
         /// independent.
         rows: Vec<RowUpdate>,
@@ -241,25 +242,25 @@ str_key_seed!(KindKey, Kind, |self, s| match s {
 struct RowsSeed<'a>(&'a TableCodec);
 
 impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
-    type Value = (BTreeMap<Uuid, Row>, Vec<RowUpdate>);
+    type Value = (Vec<(Uuid, Row)>, Vec<RowUpdate>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for RowsSeed<'_> {
-    type Value = (BTreeMap<Uuid, Row>, Vec<RowUpdate>);
+    type Value = (Vec<(Uuid, Row)>, Vec<RowUpdate>);
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "the row updates of table {}", self.0.name)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut inserts = BTreeMap::new();
+        let mut inserts = Vec::new();
         let mut rows = Vec::new();
         while let Some(uuid) = map.next_key_seed(UuidKey)? {
             match uuid {
                 Ok(uuid) => match map.next_value_seed(RowUpdateSeed { table: self.0, uuid })? {
                     RowChange::Insert(row) => {
-                        inserts.insert(uuid, row);
+                        inserts.push((uuid, row));
                     }
                     change => rows.push(RowUpdate { uuid, change }),
                 },
