@@ -322,7 +322,9 @@ async fn write_sb(
         b.choose_uuids(ids);
     }
     // Our flows' echo carries nothing we do not know: skipped, and the rows recorded by the caller.
-    sb.expect_inserts(sync::table::LOGICAL_FLOW, batches.iter().flat_map(|b| b.insert_uuids(sync::table::LOGICAL_FLOW)));
+    for b in &batches {
+        sb.expect_inserts(sync::table::LOGICAL_FLOW, b.insert_uuids(sync::table::LOGICAL_FLOW));
+    }
     if let Err(e) = sb.write_all(&batches, PIPELINE).await {
         // Some batches may have committed, unseen: the Southbound is read again whole.
         sb.resync();
