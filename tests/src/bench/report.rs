@@ -324,9 +324,27 @@ fn growth(r: &Results) -> Option<Verdict> {
         (Ok(x), Ok(y)) => format!("; ovn-northd's first sync x{:.2}", y.first_sync_s / x.first_sync_s),
         _ => String::new(),
     };
+    // For the reader, not the verdict: the last step alone, from the next-largest size, where the small
+    // network's advantage of fitting the CPU caches no longer counts.
+    let last_step = ok
+        .iter()
+        .filter(|c| c.size.vifs() > small.size.vifs() && c.size.vifs() < large.size.vifs())
+        .max_by_key(|c| c.size.vifs())
+        .and_then(|mid| Some((mid.size, mid.ours.as_ref().ok()?)))
+        .map(|(size, m)| {
+            let k = f64::from(large.size.vifs()) / f64::from(size.vifs());
+            let (sync, cpu) = (b.first_sync_s / m.first_sync_s, b.first_sync_cpu_s / m.first_sync_cpu_s);
+            format!("; from {size} (x{k:.0} VIFs): first sync x{sync:.2}, CPU x{cpu:.2}")
+        })
+        .unwrap_or_default();
     Some(verdict(
         Some(held),
-        format!("our northd's cost grows at most linearly from {} to {} (x{k:.0} VIFs): {}{ovn}", small.size, large.size, parts.join(", ")),
+        format!(
+            "our northd's cost grows at most linearly from {} to {} (x{k:.0} VIFs): {}{last_step}{ovn}",
+            small.size,
+            large.size,
+            parts.join(", ")
+        ),
     ))
 }
 
@@ -373,6 +391,24 @@ mod unit {
         let a = acceptance(&r);
         assert_eq!(a.iter().filter(|v| v.held.is_none()).count(), 2, "{a:?}");
         assert!(a.iter().any(|v| v.held == Some(true) && v.text.contains("grows at most linearly")), "{a:?}");
+        assert!(a.iter().all(|v| !v.text.contains("; from ")), "two sizes have no middle step: {a:?}");
         assert_eq!(failures(&r), ["northd OVN 100x100: boom"]);
+    }
+
+    /// With a size between the smallest and the largest, the growth line also shows the last step alone,
+    /// and the verdict still comes from the whole range.
+    #[test]
+    fn growth_shows_the_last_step() {
+        let case = |switches, first, cpu| {
+            let mut ours = run(first, 100.0, 20.0);
+            ours.first_sync_cpu_s = cpu;
+            NorthdCase { size: Size { switches, ports: 100 }, fips: 10 * switches, ours: Ok(ours), ovn: Err(NOT_RUN.into()) }
+        };
+        let r = Results { samples: 3, northd: vec![case(10, 0.1, 0.05), case(50, 0.6, 0.25), case(100, 1.2, 0.55)], controller: None };
+        let a = acceptance(&r);
+        let g = a.iter().find(|v| v.text.contains("grows at most linearly")).expect("growth verdict");
+        assert_eq!(g.held, Some(false), "x12 over x10 VIFs: {g:?}");
+        assert!(g.text.contains("first sync x12.00, CPU x11.00"), "{g:?}");
+        assert!(g.text.contains("; from 50x100 (x2 VIFs): first sync x2.00, CPU x2.20"), "{g:?}");
     }
 }
