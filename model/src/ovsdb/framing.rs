@@ -83,51 +83,76 @@ impl JsonStreamDecoder {
     /// call on the decoder.
     pub fn next_message(&mut self) -> Result<Option<&[u8]>, FramingError> {
         self.compact();
-        while self.pos < self.buf.len() {
-            let c = self.buf[self.pos];
-            self.pos += 1;
-            if self.start.is_none() {
-                match c {
-                    b' ' | b'\t' | b'\r' | b'\n' => continue,
-                    b'{' | b'[' => {
-                        self.start = Some(self.pos - 1);
-                        self.depth = 1;
-                        continue;
-                    }
-                    _ => {
-                        // Skip the bad byte so a caller that logs and goes on does not loop forever.
-                        self.consumed = self.pos;
-                        self.compact();
-                        return Err(FramingError::Garbage(c as char));
+        // The scan state lives in locals for the loop and is stored back before returning: most of a
+        // message is string bytes (logical flows' match and actions), which are skipped with `memchr`
+        // up to the next quote or backslash instead of one byte at a time.
+        let buf = &self.buf[..];
+        let (mut pos, mut depth, mut in_string, mut escaped) = (self.pos, self.depth, self.in_string, self.escaped);
+        let mut start = self.start;
+        let mut outcome = None;
+        while pos < buf.len() {
+            if in_string && !escaped {
+                match memchr::memchr2(b'"', b'\\', &buf[pos..]) {
+                    Some(i) => pos += i,
+                    None => {
+                        pos = buf.len();
+                        break;
                     }
                 }
             }
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
+            let c = buf[pos];
+            pos += 1;
+            if start.is_none() {
+                match c {
+                    b' ' | b'\t' | b'\r' | b'\n' => continue,
+                    b'{' | b'[' => {
+                        start = Some(pos - 1);
+                        depth = 1;
+                        continue;
+                    }
+                    // Skip the bad byte so a caller that logs and goes on does not loop forever.
+                    _ => {
+                        outcome = Some(Err(c));
+                        break;
+                    }
+                }
+            }
+            if in_string {
+                if escaped {
+                    escaped = false;
                 } else if c == b'\\' {
-                    self.escaped = true;
+                    escaped = true;
                 } else if c == b'"' {
-                    self.in_string = false;
+                    in_string = false;
                 }
                 continue;
             }
             match c {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
                 b'}' | b']' => {
-                    self.depth -= 1;
-                    if self.depth == 0 {
-                        let start = self.start.take().unwrap_or(0);
-                        let end = self.pos;
-                        self.consumed = end;
-                        return Ok(Some(&self.buf[start..end]));
+                    depth -= 1;
+                    if depth == 0 {
+                        outcome = Some(Ok(start.take().unwrap_or(0)));
+                        break;
                     }
                 }
                 _ => {}
             }
         }
-        Ok(None)
+        (self.pos, self.depth, self.in_string, self.escaped, self.start) = (pos, depth, in_string, escaped, start);
+        match outcome {
+            None => Ok(None),
+            Some(Ok(from)) => {
+                self.consumed = pos;
+                Ok(Some(&self.buf[from..pos]))
+            }
+            Some(Err(c)) => {
+                self.consumed = pos;
+                self.compact();
+                Err(FramingError::Garbage(c as char))
+            }
+        }
     }
 }
 
