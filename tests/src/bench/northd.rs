@@ -3,9 +3,9 @@
 //! 1. fresh NB and SB servers; `nbgen` writes the network into the NB (one transaction);
 //! 2. the northd starts; the clock runs from its start until `ovn-nbctl --wait=sb sync` returns: the
 //!    first full NB -> SB translation, including connecting and reading the NB (steps 1 and 2 run
-//!    `--first-syncs` times, from fresh databases each time, the earlier ones in rounds over every size
-//!    and both northds so that a machine that slows down meanwhile weighs on all alike; the table shows
-//!    the medians);
+//!    `--our-first-syncs` times for ours and `--first-syncs` for OVN's, from fresh databases each time,
+//!    the earlier ones in rounds over every size and both northds so that a machine that slows down
+//!    meanwhile weighs on all alike; the table shows the medians);
 //! 3. the Southbound's `Logical_Flow` rows are counted;
 //! 4. N times: one new VIF (`lsp-add` + `lsp-set-addresses`) and one new FIP (`lr-nat-add
 //!    dnat_and_snat` on a VIF without one), each timed around `ovn-nbctl --wait=sb` (which returns once
