@@ -28,6 +28,8 @@ use crate::{Daemon, OvsdbServer};
 /// What one northd run measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NorthdRun {
+    /// The network's VIFs (S x P), to show costs per VIF.
+    pub vifs: u32,
     /// From starting the daemon until `ovn-nbctl --wait=sb sync` returned, seconds.
     pub first_sync_s: f64,
     /// CPU seconds the daemon used until then.
@@ -214,6 +216,7 @@ pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize, earlie
     let mut cpu = CpuWatch::new(pid, env.clk_tck);
     settle(&mut cpu)?;
     let mut r = NorthdRun {
+        vifs: size.vifs(),
         first_sync_s,
         first_sync_cpu_s,
         first_sync_sb_cpu_s,

@@ -56,11 +56,19 @@ fn m<T>(name: impl Into<String>, value: fn(&T) -> f64, decimals: usize, ratio: R
     Metric { name: name.into(), value, decimals, ratio }
 }
 
+/// `seconds` of a run as milliseconds per 1,000 of its VIFs.
+fn per_thousand_vifs(r: &NorthdRun, seconds: f64) -> f64 {
+    seconds * 1e6 / f64::from(r.vifs)
+}
+
 fn northd_metrics(samples: usize) -> Vec<Metric<NorthdRun>> {
     vec![
         m("northd first sync (s)", |r| r.first_sync_s, 2, Ratio::OvnOverOurs),
         m("northd CPU for the first sync, until idle (s)", |r| r.first_sync_cpu_s, 2, Ratio::OvnOverOurs),
         m("  SB ovsdb-server CPU meanwhile (s)", |r| r.first_sync_sb_cpu_s, 2, Ratio::OvnOverOurs),
+        // Linear growth reads as a flat column: the same cost per VIF at every size.
+        m("  first sync per 1,000 VIFs (ms)", |r| per_thousand_vifs(r, r.first_sync_s), 1, Ratio::OvnOverOurs),
+        m("  northd CPU per 1,000 VIFs (ms)", |r| per_thousand_vifs(r, r.first_sync_cpu_s), 1, Ratio::OvnOverOurs),
         m("northd Logical_Flow rows", |r| r.lflows as f64, 0, Ratio::OursOverOvn),
         m("northd peak memory, VmHWM (MiB)", |r| r.peak_mib, 1, Ratio::OvnOverOurs),
         m("northd memory at the end, VmRSS (MiB)", |r| r.rss_mib, 1, Ratio::OvnOverOurs),
@@ -354,6 +362,7 @@ mod unit {
 
     fn run(first: f64, peak: f64, port: f64) -> NorthdRun {
         NorthdRun {
+            vifs: 1000,
             first_sync_s: first,
             first_sync_cpu_s: first,
             first_sync_sb_cpu_s: first,
@@ -380,13 +389,26 @@ mod unit {
                     ours: Ok(run(0.3, 100.0, 20.0)),
                     ovn: Ok(run(3.0, 200.0, 200.0)),
                 },
-                NorthdCase { size: TARGET, fips: 1000, ours: Ok(run(2.0, 250.0, 40.0)), ovn: Err("boom".into()) },
+                NorthdCase {
+                    size: TARGET,
+                    fips: 1000,
+                    ours: Ok(NorthdRun { vifs: TARGET.vifs(), ..run(2.0, 250.0, 40.0) }),
+                    ovn: Err("boom".into()),
+                },
             ],
             controller: None,
         };
         let t = table(&r);
         assert!(t.contains("| northd first sync (s)"), "{t}");
         assert!(t.contains("10.00x (OVN/ours)"), "{t}");
+        // Per VIF: 0.3 s for 1,000 VIFs, 2.0 s for 10,000.
+        let per_vif: Vec<Vec<&str>> = t
+            .lines()
+            .filter(|l| l.contains("first sync per 1,000 VIFs"))
+            .map(|l| l.split('|').map(str::trim).filter(|c| !c.is_empty()).collect())
+            .collect();
+        assert_eq!(per_vif[0][1..4], ["10x100 (100 FIPs)", "300.0", "3000.0"], "{t}");
+        assert_eq!(per_vif[1][1..4], ["100x100 (1000 FIPs)", "200.0", "failed"], "{t}");
         assert!(t.contains("failed"), "{t}");
         let a = acceptance(&r);
         assert_eq!(a.iter().filter(|v| v.held.is_none()).count(), 2, "{a:?}");
