@@ -48,8 +48,8 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     first_syncs: usize,
     /// Our first syncs per size, likewise. More than OVN's: ours take a second or two, and the growth
-    /// verdict compares the medians of two sizes, which a single slow sample of the small network (one
-    /// tenth of the time) moves by up to 5% at five samples
+    /// verdict divides the medians of two sizes, whose samples spread by a third on a shared host
+    /// (10x100: 0.20-0.30 s in one run)
     #[arg(long, default_value_t = 11)]
     our_first_syncs: usize,
     /// Only our daemons, for quick iterations on them (OVN's columns stay empty and no verdict that needs
