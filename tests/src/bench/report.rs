@@ -67,8 +67,8 @@ fn northd_metrics(samples: usize) -> Vec<Metric<NorthdRun>> {
         m("northd CPU for the first sync, until idle (s)", |r| r.first_sync_cpu_s, 2, Ratio::OvnOverOurs),
         m("  SB ovsdb-server CPU meanwhile (s)", |r| r.first_sync_sb_cpu_s, 2, Ratio::OvnOverOurs),
         // Linear growth reads as a flat column: the same cost per VIF at every size.
-        m("  first sync per 1,000 VIFs (ms)", |r| per_thousand_vifs(r, r.first_sync_s), 1, Ratio::OvnOverOurs),
-        m("  northd CPU per 1,000 VIFs (ms)", |r| per_thousand_vifs(r, r.first_sync_cpu_s), 1, Ratio::OvnOverOurs),
+        m("northd first sync per 1,000 VIFs (ms)", |r| per_thousand_vifs(r, r.first_sync_s), 1, Ratio::OvnOverOurs),
+        m("northd CPU per 1,000 VIFs (ms)", |r| per_thousand_vifs(r, r.first_sync_cpu_s), 1, Ratio::OvnOverOurs),
         m("northd Logical_Flow rows", |r| r.lflows as f64, 0, Ratio::OursOverOvn),
         m("northd peak memory, VmHWM (MiB)", |r| r.peak_mib, 1, Ratio::OvnOverOurs),
         m("northd memory at the end, VmRSS (MiB)", |r| r.rss_mib, 1, Ratio::OvnOverOurs),
