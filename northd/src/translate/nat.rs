@@ -14,10 +14,12 @@
 //! ```
 
 use model::nb::{Nat, NatType};
+use model::ovsdb::Uuid;
 
+use super::engine::Out;
+use super::index::Reader;
 use super::router::ARP_REPLY_FROM_ROUTER;
-use super::topology::{mac_text, Router, Topology};
-use crate::desired::DesiredSb;
+use super::topology::{mac_text, Router};
 use crate::stage::Stage;
 
 /// Where a NAT rule applies: the chassis condition, and for a distributed FIP its MAC.
@@ -28,14 +30,20 @@ fn placement(nat: &Nat, cr_port: &str) -> (String, Option<String>) {
     }
 }
 
-pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb) {
-    for nat in &lr.nats {
-        build_one(lr, nat, sb);
+/// One NAT rule, on each router that lists it (a rule its router cannot run is reported and left out).
+pub fn nat_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
+    let Some(nat) = r.nat(u) else { return };
+    for lr in r.owners(u) {
+        let Some(lr) = Router::read(r, lr) else { continue };
+        match lr.nat_problem(nat) {
+            Some(problem) => sb.warnings.push(problem),
+            None => build_one(&lr, nat, sb),
+        }
     }
 }
 
 /// The flows of one NAT rule (nothing when its router has no gateway port).
-pub fn build_one(lr: &Router, nat: &Nat, sb: &mut DesiredSb) {
+fn build_one(lr: &Router, nat: &Nat, sb: &mut Out) {
     let Some(gw) = lr.gateway_port() else { return };
     let Some(cr) = gw.gateway.as_ref().map(|g| g.cr_port.clone()) else { return };
     let dp = lr.lr.uuid;

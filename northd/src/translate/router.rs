@@ -1,15 +1,22 @@
 //! Logical router flows: admission, neighbour learning, IP input, routing, ARP resolution, gateway
 //! redirect, ARP requests and delivery (`ovn-northd(8)`, "Logical Router Datapaths"). NAT lives in
-//! [`super::nat`].
+//! [`super::nat`]; the ARP entries for the addresses behind a router port are built with each switch
+//! port ([`super::switch`]).
+//!
+//! Three units: the router (its datapath and the flows that name no port), each router port (its
+//! bindings and the flows that name it or its networks), and each static route.
 
 use std::net::Ipv4Addr;
 
-use ipnet::Ipv4Net;
 use model::nb::{NextHop, RoutePolicy};
+use model::ovsdb::Uuid;
 
-use super::topology::{static_addresses, Router, RouterPort, Topology};
-use crate::desired::DesiredSb;
-use crate::stage::Stage;
+use super::bindings;
+use super::engine::Out;
+use super::index::Reader;
+use super::topology::{Router, RouterPort};
+use crate::desired::Datapath;
+use crate::stage::{DpKind, Stage};
 
 /// The actions of a router answering an ARP request with the MAC it was addressed to (`xreg0[0..47]`, set by
 /// admission).
@@ -30,39 +37,19 @@ fn route_action(nexthop: &str, out: &RouterPort, out_ip: Ipv4Addr) -> String {
     )
 }
 
-pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut Vec<String>) {
-    let dp = lr.lr.uuid;
+/// The router's datapath and the flows that name no port.
+pub fn router_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
+    let Some(lr) = r.router(u) else { return };
+    let dp = u;
+    sb.datapaths.push(Datapath { nb_uuid: dp, kind: DpKind::Router, name: lr.name.clone(), tunnel_key: 0 });
 
-    // Admission: a frame enters when addressed to the port's MAC (a gateway port only on its chassis) or
-    // broadcast; the MAC it was addressed to is kept in xreg0[0..47].
+    // Admission: what no port admits (see `port_unit`) is dropped.
     sb.flow(dp, Stage::LrInAdmission, 100, "vlan.present || eth.src[40]", "drop;");
-    for p in &lr.ports {
-        let (name, mac) = (p.name(), p.mac());
-        sb.flow(dp, Stage::LrInAdmission, 50, format!("eth.mcast && inport == \"{name}\""), format!("xreg0[0..47] = {mac}; next;"));
-        sb.flow(
-            dp,
-            Stage::LrInAdmission,
-            50,
-            format!("eth.dst == {mac} && inport == \"{name}\"{}", and_resident(p)),
-            format!("xreg0[0..47] = {mac}; next;"),
-        );
-    }
     sb.flow(dp, Stage::LrInAdmission, 0, "1", "drop;");
 
-    // Neighbour learning: ARP replies, and requests from our own subnets, are learned unless known.
-    let lookup = "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); next;";
-    sb.flow(dp, Stage::LrInLookupNeighbor, 100, "arp.op == 2", lookup);
-    for p in &lr.ports {
-        for n in p.ipv4() {
-            sb.flow(
-                dp,
-                Stage::LrInLookupNeighbor,
-                100,
-                format!("inport == \"{}\" && arp.spa == {} && arp.op == 1{}", p.name(), n.trunc(), and_resident(p)),
-                lookup,
-            );
-        }
-    }
+    // Neighbour learning: ARP replies, and requests from our own subnets (see `port_unit`), are learned
+    // unless known.
+    sb.flow(dp, Stage::LrInLookupNeighbor, 100, "arp.op == 2", LOOKUP_ARP);
     sb.flow(dp, Stage::LrInLookupNeighbor, 0, "1", "reg9[2] = 1; next;");
     sb.flow(dp, Stage::LrInLearnNeighbor, 100, "reg9[2] == 1", "next;");
     sb.flow(dp, Stage::LrInLearnNeighbor, 90, "arp", "put_arp(inport, arp.spa, arp.sha); next;");
@@ -77,72 +64,14 @@ pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut V
          ip4.src == 0.0.0.0/8 || ip4.dst == 0.0.0.0/8",
         "drop;",
     );
-    for p in &lr.ports {
-        for n in p.ipv4() {
-            let ip = n.addr();
-            // Nobody else may use our address or our subnet's broadcast as a source.
-            sb.flow(dp, Stage::LrInIpInput, 100, format!("ip4.src == {{{ip}, {}}} && reg9[0] == 0", n.broadcast()), "drop;");
-            sb.flow(
-                dp,
-                Stage::LrInIpInput,
-                90,
-                format!("inport == \"{}\" && arp.op == 1 && arp.tpa == {ip} && arp.spa == {}{}", p.name(), n.trunc(), and_resident(p)),
-                ARP_REPLY_FROM_ROUTER,
-            );
-            sb.flow(
-                dp,
-                Stage::LrInIpInput,
-                90,
-                format!("ip4.dst == {ip} && icmp4.type == 8 && icmp4.code == 0"),
-                "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ",
-            );
-            sb.flow(dp, Stage::LrInIpInput, 60, format!("ip4.dst == {{{ip}}}"), "drop;");
-        }
-    }
     sb.flow(dp, Stage::LrInIpInput, 85, "arp || nd", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 82, "ip4.mcast || ip6.mcast", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 50, "eth.bcast", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 30, "ip.ttl == {0, 1}", "drop;");
 
-    // Routing: connected networks first (by prefix length), then static routes.
+    // Routing: connected networks (see `port_unit`) and static routes (`route_unit`); what matches
+    // none is dropped.
     sb.flow(dp, Stage::LrInIpRoutingPre, 0, "1", "reg7 = 0; next;");
-    for p in &lr.ports {
-        for n in p.ipv4() {
-            let plen = u16::from(n.prefix_len());
-            sb.flow(dp, Stage::LrInIpRouting, plen * 3 + 2, format!("ip4.dst == {}", n.trunc()), route_action("ip4.dst", p, n.addr()));
-        }
-    }
-    for r in &lr.routes {
-        let ipnet::IpNet::V4(prefix) = r.ip_prefix else {
-            warnings.push(format!("static route {} on router {}: IPv6 routes are not supported yet; ignored", r.ip_prefix, lr.lr.name));
-            continue;
-        };
-        let plen = u16::from(prefix.prefix_len());
-        let (field, priority) = match r.policy {
-            RoutePolicy::DstIp => ("ip4.dst", plen * 3 + 1),
-            RoutePolicy::SrcIp => ("ip4.src", plen * 3),
-        };
-        let m = format!("reg7 == 0 && {field} == {prefix}");
-        match &r.nexthop {
-            NextHop::Discard => sb.flow(dp, Stage::LrInIpRouting, priority, m, "drop;"),
-            NextHop::Ip(std::net::IpAddr::V4(nh)) => {
-                let out = match &r.output_port {
-                    Some(name) => lr.ports.iter().find(|p| p.name() == name).and_then(|p| p.ipv4().next().map(|n| (p, n))),
-                    None => lr.port_for(*nh),
-                };
-                match out {
-                    Some((p, n)) => sb.flow(dp, Stage::LrInIpRouting, priority, m, route_action(&nh.to_string(), p, n.addr())),
-                    None => warnings.push(format!(
-                        "static route {prefix} via {nh} on router {}: no router port reaches the next hop; ignored",
-                        lr.lr.name
-                    )),
-                }
-            }
-            NextHop::Ip(nh) => {
-                warnings.push(format!("static route {prefix} via {nh} on router {}: next hop is not IPv4; ignored", lr.lr.name))
-            }
-        }
-    }
     sb.flow(dp, Stage::LrInIpRouting, 0, "1", "drop;");
     sb.flow(dp, Stage::LrInIpRoutingEcmp, 150, "reg8[0..15] == 0", "next;");
     sb.flow(dp, Stage::LrInIpRoutingEcmp, 0, "1", "drop;");
@@ -150,18 +79,12 @@ pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut V
     sb.flow(dp, Stage::LrInPolicyEcmp, 150, "reg8[0..15] == 0", "next;");
     sb.flow(dp, Stage::LrInPolicyEcmp, 0, "1", "drop;");
 
-    // ARP resolution: addresses known from the switches behind each port are resolved statically; the rest
-    // from learned MAC bindings. An unresolved next hop leaves eth.dst zero, which triggers an ARP request.
+    // ARP resolution: addresses known from the switches behind each port are resolved statically (built
+    // with each switch port); the rest from learned MAC bindings. An unresolved next hop leaves eth.dst
+    // zero, which triggers an ARP request.
     sb.flow(dp, Stage::LrInArpResolve, 500, "ip4.mcast || ip6.mcast", "next;");
     sb.flow(dp, Stage::LrInArpResolve, 1, "ip4", "get_arp(outport, reg0); next;");
     sb.flow(dp, Stage::LrInArpResolve, 0, "1", "drop;");
-
-    // Gateway redirect: what leaves by a gateway port goes to the chassis that hosts it.
-    for p in &lr.ports {
-        if let Some(gw) = &p.gateway {
-            sb.flow(dp, Stage::LrInGwRedirect, 50, format!("outport == \"{}\"", p.name()), format!("outport = \"{}\"; next;", gw.cr_port));
-        }
-    }
 
     sb.flow(
         dp,
@@ -171,34 +94,113 @@ pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut V
         "arp { eth.dst = ff:ff:ff:ff:ff:ff; arp.spa = reg1; arp.tpa = reg0; arp.op = 1; output; };",
     );
     sb.flow(dp, Stage::LrInArpRequest, 0, "1", "output;");
-
-    for p in &lr.ports {
-        sb.flow(dp, Stage::LrOutDelivery, 100, format!("outport == \"{}\"", p.name()), "output;");
-    }
     sb.flow(dp, Stage::LrOutDelivery, 0, "1", "drop;");
+    sb.stage_defaults(dp, DpKind::Router);
 }
 
-/// ARP resolution for the addresses known behind one router port: the VIFs of the switch it attaches, and
-/// the other router ports on that switch. A unit of its own, so a port change on one switch does not
-/// recompute the router's flows for every other switch.
-pub fn arp_resolve(topo: &Topology, lr: &Router, p: &RouterPort, sb: &mut DesiredSb) {
+const LOOKUP_ARP: &str = "reg9[2] = lookup_arp(inport, arp.spa, arp.sha); next;";
+
+/// One router port: its bindings and the flows that name it or its networks.
+pub fn port_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
+    let owners = r.owners(u);
+    let Some(p) = RouterPort::read(r, u) else { return };
+    for second in owners.iter().skip(1) {
+        sb.warnings.push(format!(
+            "Logical_Router_Port {}: listed by two routers ({} and {second}); ignored in the second",
+            p.name(),
+            p.router
+        ));
+    }
+    bindings::router_port_rows(r, &p, sb);
+    let dp = p.router;
+    let (name, mac) = (p.name(), p.mac());
+
+    // Admission: a frame enters when addressed to the port's MAC (a gateway port only on its chassis) or
+    // broadcast; the MAC it was addressed to is kept in xreg0[0..47].
+    sb.flow(dp, Stage::LrInAdmission, 50, format!("eth.mcast && inport == \"{name}\""), format!("xreg0[0..47] = {mac}; next;"));
+    sb.flow(
+        dp,
+        Stage::LrInAdmission,
+        50,
+        format!("eth.dst == {mac} && inport == \"{name}\"{}", and_resident(&p)),
+        format!("xreg0[0..47] = {mac}; next;"),
+    );
+
+    for n in p.ipv4() {
+        let ip = n.addr();
+        sb.flow(
+            dp,
+            Stage::LrInLookupNeighbor,
+            100,
+            format!("inport == \"{name}\" && arp.spa == {} && arp.op == 1{}", n.trunc(), and_resident(&p)),
+            LOOKUP_ARP,
+        );
+        // Nobody else may use our address or our subnet's broadcast as a source.
+        sb.flow(dp, Stage::LrInIpInput, 100, format!("ip4.src == {{{ip}, {}}} && reg9[0] == 0", n.broadcast()), "drop;");
+        sb.flow(
+            dp,
+            Stage::LrInIpInput,
+            90,
+            format!("inport == \"{name}\" && arp.op == 1 && arp.tpa == {ip} && arp.spa == {}{}", n.trunc(), and_resident(&p)),
+            ARP_REPLY_FROM_ROUTER,
+        );
+        sb.flow(
+            dp,
+            Stage::LrInIpInput,
+            90,
+            format!("ip4.dst == {ip} && icmp4.type == 8 && icmp4.code == 0"),
+            "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ",
+        );
+        sb.flow(dp, Stage::LrInIpInput, 60, format!("ip4.dst == {{{ip}}}"), "drop;");
+        // The connected network, more specific first.
+        let plen = u16::from(n.prefix_len());
+        sb.flow(dp, Stage::LrInIpRouting, plen * 3 + 2, format!("ip4.dst == {}", n.trunc()), route_action("ip4.dst", &p, ip));
+    }
+
+    // Gateway redirect: what leaves by a gateway port goes to the chassis that hosts it.
+    if let Some(gw) = &p.gateway {
+        sb.flow(dp, Stage::LrInGwRedirect, 50, format!("outport == \"{name}\""), format!("outport = \"{}\"; next;", gw.cr_port));
+    }
+    sb.flow(dp, Stage::LrOutDelivery, 100, format!("outport == \"{name}\""), "output;");
+}
+
+/// One static route, on each router that lists it.
+pub fn route_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
+    let Some(route) = r.route(u) else { return };
+    for lr in r.owners(u) {
+        let Some(lr) = Router::read(r, lr) else { continue };
+        static_route(&lr, route, sb);
+    }
+}
+
+fn static_route(lr: &Router<'_>, r: &model::nb::StaticRoute, sb: &mut Out) {
     let dp = lr.lr.uuid;
-    let Some(sw) = p.peer.and_then(|(_, ls)| topo.switch(ls)) else { return };
-    for sp in &sw.ports {
-        let mut entries = static_addresses(sp.lsp);
-        if let Some(other) = sp.peer.and_then(|(lrp, _)| topo.router_port(lrp)).filter(|o| o.name() != p.name()) {
-            entries.push((other.mac(), other.ipv4().map(|n| n.addr()).collect()));
-        }
-        for (mac, ips) in entries {
-            for ip in ips.into_iter().filter(|ip| p.ipv4().any(|n: Ipv4Net| n.contains(ip))) {
-                sb.flow(
-                    dp,
-                    Stage::LrInArpResolve,
-                    100,
-                    format!("outport == \"{}\" && reg0 == {ip}", p.name()),
-                    format!("eth.dst = {mac}; next;"),
-                );
+    let ipnet::IpNet::V4(prefix) = r.ip_prefix else {
+        sb.warnings.push(format!("static route {} on router {}: IPv6 routes are not supported yet; ignored", r.ip_prefix, lr.lr.name));
+        return;
+    };
+    let plen = u16::from(prefix.prefix_len());
+    let (field, priority) = match r.policy {
+        RoutePolicy::DstIp => ("ip4.dst", plen * 3 + 1),
+        RoutePolicy::SrcIp => ("ip4.src", plen * 3),
+    };
+    let m = format!("reg7 == 0 && {field} == {prefix}");
+    match &r.nexthop {
+        NextHop::Discard => sb.flow(dp, Stage::LrInIpRouting, priority, m, "drop;"),
+        NextHop::Ip(std::net::IpAddr::V4(nh)) => {
+            let out = match &r.output_port {
+                Some(name) => lr.ports.iter().find(|p| p.name() == name).and_then(|p| p.ipv4().next().map(|n| (p, n))),
+                None => lr.port_for(*nh),
+            };
+            match out {
+                Some((p, n)) => sb.flow(dp, Stage::LrInIpRouting, priority, m, route_action(&nh.to_string(), p, n.addr())),
+                None => sb
+                    .warnings
+                    .push(format!("static route {prefix} via {nh} on router {}: no router port reaches the next hop; ignored", lr.lr.name)),
             }
+        }
+        NextHop::Ip(nh) => {
+            sb.warnings.push(format!("static route {prefix} via {nh} on router {}: next hop is not IPv4; ignored", lr.lr.name))
         }
     }
 }
