@@ -138,18 +138,8 @@ impl NbIndex {
     /// Indexes a whole snapshot; also returns every Dep (all of them are new).
     pub fn new(nb: NbSnapshot) -> (NbIndex, Vec<Dep>) {
         let mut ix = NbIndex::default();
-        let changes: BTreeMap<String, BTreeSet<Uuid>> = [
-            (nb::table::LOGICAL_SWITCH, nb.switches.keys().copied().collect::<BTreeSet<_>>()),
-            (nb::table::LOGICAL_SWITCH_PORT, nb.switch_ports.keys().copied().collect()),
-            (nb::table::LOGICAL_ROUTER, nb.routers.keys().copied().collect()),
-            (nb::table::LOGICAL_ROUTER_PORT, nb.router_ports.keys().copied().collect()),
-            (nb::table::GATEWAY_CHASSIS, nb.gateway_chassis.keys().copied().collect()),
-            (nb::table::NAT, nb.nats.keys().copied().collect()),
-            (nb::table::STATIC_ROUTE, nb.static_routes.keys().copied().collect()),
-        ]
-        .into_iter()
-        .map(|(t, u)| (t.to_string(), u))
-        .collect();
+        let changes: BTreeMap<String, BTreeSet<Uuid>> =
+            nb::table::ALL.iter().map(|t| (t.to_string(), nb.uuids(t).into_iter().collect())).collect();
         let deps = ix.update(&changes, |ix| ix.nb = nb);
         (ix, deps)
     }
@@ -171,24 +161,10 @@ impl NbIndex {
             let set = changes.entry(t.to_string()).or_default();
             set.extend(r.table(t).map(|row| row.uuid));
         }
-        let old = self.all_uuids();
-        for (t, u) in old {
-            changes.entry(t.to_string()).or_default().insert(u);
+        for t in nb::table::ALL {
+            changes.entry(t.to_string()).or_default().extend(self.nb.uuids(t));
         }
         self.update(&changes, |ix| ix.nb = NbSnapshot::from_replica(r))
-    }
-
-    fn all_uuids(&self) -> Vec<(&'static str, Uuid)> {
-        let n = &self.nb;
-        let mut v: Vec<(&'static str, Uuid)> = Vec::new();
-        v.extend(n.switches.keys().map(|u| (nb::table::LOGICAL_SWITCH, *u)));
-        v.extend(n.switch_ports.keys().map(|u| (nb::table::LOGICAL_SWITCH_PORT, *u)));
-        v.extend(n.routers.keys().map(|u| (nb::table::LOGICAL_ROUTER, *u)));
-        v.extend(n.router_ports.keys().map(|u| (nb::table::LOGICAL_ROUTER_PORT, *u)));
-        v.extend(n.gateway_chassis.keys().map(|u| (nb::table::GATEWAY_CHASSIS, *u)));
-        v.extend(n.nats.keys().map(|u| (nb::table::NAT, *u)));
-        v.extend(n.static_routes.keys().map(|u| (nb::table::STATIC_ROUTE, *u)));
-        v
     }
 
     /// Keeps the old versions of the rows in `changes`, lets `apply` change the snapshot, then compares.
