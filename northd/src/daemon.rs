@@ -91,7 +91,7 @@ pub async fn run(config: Config) {
     // snapshot does not read those ports again; it only marks their state to be checked.
     // Only the columns the snapshot reads are monitored (nb::table::COLUMNS).
     let nb_config = nb::table::COLUMNS.iter().fold(
-        SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL).quiet_columns(nb::table::LOGICAL_SWITCH_PORT, &["up"]),
+        SessionConfig::new(&config.nb_remote, nb::DB_NAME, nb::table::ALL).quiet_columns(nb::table::LOGICAL_SWITCH_PORT, &["up"]),
         |c, (table, columns)| c.only_columns(table, columns),
     );
     let nb = Session::start(nb_config);

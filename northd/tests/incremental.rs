@@ -160,7 +160,7 @@ fn check(ops: &[Op], hide: Option<fn(&Dep) -> bool>) -> Result<(), String> {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     rt.block_on(async {
-        let session = Session::start(SessionConfig::new(&nb.remote(), model::nb::DB_NAME, &model::nb::table::ALL));
+        let session = Session::start(SessionConfig::new(&nb.remote(), model::nb::DB_NAME, model::nb::table::ALL));
         session.wait_synced(1).await;
         let mut ix = {
             let mut guard = session.replica();
@@ -243,7 +243,7 @@ fn a_port_change_recomputes_only_that_port() {
     let db = format!("--db={}", nb.remote());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     rt.block_on(async {
-        let session = Session::start(SessionConfig::new(&nb.remote(), model::nb::DB_NAME, &model::nb::table::ALL));
+        let session = Session::start(SessionConfig::new(&nb.remote(), model::nb::DB_NAME, model::nb::table::ALL));
         session.wait_synced(1).await;
         let mut ix = {
             let mut guard = session.replica();
