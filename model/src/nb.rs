@@ -27,6 +27,8 @@ pub mod table {
     pub const GATEWAY_CHASSIS: &str = "Gateway_Chassis";
     pub const NAT: &str = "NAT";
     pub const STATIC_ROUTE: &str = "Logical_Router_Static_Route";
+    pub const PORT_GROUP: &str = "Port_Group";
+    pub const ADDRESS_SET: &str = "Address_Set";
 
     /// Every table the typed views read, NB_Global first.
     pub const ALL: &[&str] = super::TABLES;
@@ -347,6 +349,40 @@ impl StaticRoute {
     }
 }
 
+/// A group of switch ports (across switches), named in matches as `@name`; its ports' addresses form the
+/// implicit address sets `$name_ip4` and `$name_ip6`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PortGroup {
+    pub uuid: Uuid,
+    pub name: String,
+    pub ports: Vec<Uuid>,
+}
+
+impl PortGroup {
+    pub fn from_row(row: &Row) -> PortGroup {
+        PortGroup { uuid: row.uuid, name: row.str("name").to_string(), ports: row.get("ports").uuids().collect() }
+    }
+}
+
+/// A named set of addresses, used in matches as `$name`. Entries are kept as written (IPs, networks or
+/// MACs); a bad entry is the reader's to report, as ovn-northd copies them unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AddressSet {
+    pub uuid: Uuid,
+    pub name: String,
+    pub addresses: Vec<String>,
+}
+
+impl AddressSet {
+    pub fn from_row(row: &Row) -> AddressSet {
+        AddressSet {
+            uuid: row.uuid,
+            name: row.str("name").to_string(),
+            addresses: row.get("addresses").strings().map(str::to_string).collect(),
+        }
+    }
+}
+
 /// A typed view of one Northbound table, declared once: its table, the columns it reads (the only ones
 /// a client that builds the views monitors), and how a row is read.
 pub trait NbView: Sized {
@@ -397,6 +433,8 @@ view!(
     fallible
 );
 view!(StaticRoute, table::STATIC_ROUTE, ["ip_prefix", "nexthop", "output_port", "policy", "route_table"], fallible);
+view!(PortGroup, table::PORT_GROUP, ["name", "ports"], infallible);
+view!(AddressSet, table::ADDRESS_SET, ["addresses", "name"], infallible);
 
 /// The snapshot's tables, declared once: each line is a field of [`NbSnapshot`] (rows by UUID) and its
 /// view. Everything that lists tables (`table::ALL`, `table::COLUMNS`, reading and forgetting rows,
@@ -465,6 +503,8 @@ snapshot_tables! {
     gateway_chassis: GatewayChassis,
     nats: Nat,
     static_routes: StaticRoute,
+    port_groups: PortGroup,
+    address_sets: AddressSet,
 }
 
 impl NbSnapshot {
@@ -570,6 +610,8 @@ mod tests {
             table::GATEWAY_CHASSIS => vec![("name", s("gc")), ("chassis_name", s("ch1"))],
             table::NAT => vec![("type", s("dnat_and_snat")), ("external_ip", s("172.16.0.10")), ("logical_ip", s("10.0.0.2"))],
             table::STATIC_ROUTE => vec![("ip_prefix", s("0.0.0.0/0")), ("nexthop", s("172.16.0.1"))],
+            table::PORT_GROUP => vec![("name", s("pg"))],
+            table::ADDRESS_SET => vec![("name", s("as"))],
             _ => Vec::new(),
         }
     }
