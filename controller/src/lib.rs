@@ -15,7 +15,7 @@
 //! already does. The daemon applies them and plans again when a replica changes; planning twice in a row
 //! after applying gives empty transactions, so the loop settles.
 //!
-//! The OpenFlow side (physical flows, logical flows through `flowgen`, `ofctrl`, `pinctrl`) and the daemon
+//! The OpenFlow side (physical flows, logical flows through `flowgen`, port security, `ofctrl`, `pinctrl`) and the daemon
 //! loop live in their own modules.
 
 pub mod binding;
@@ -26,6 +26,7 @@ pub mod flows;
 pub mod ofctrl;
 pub mod physical;
 pub mod pinctrl;
+pub mod port_security;
 pub mod tables;
 pub mod vswitch;
 
