@@ -10,9 +10,10 @@ use model::ovsdb::Uuid;
 
 use crate::stage::{DpKind, Stage};
 
-/// A logical flow. The derived order (datapath, stage, priority, match, actions) is the order in which
-/// goldens list them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A logical flow. The order (datapath, stage, priority, match, actions) is the order in which goldens list
+/// them. `source` says which builder made it and is not part of its identity: two builders may want the
+/// same flow.
+#[derive(Debug, Clone)]
 pub struct Lflow {
     /// The NB UUID of the switch or router.
     pub datapath: Uuid,
@@ -20,6 +21,46 @@ pub struct Lflow {
     pub priority: u16,
     pub match_: String,
     pub actions: String,
+    /// Where in northd's code the flow was made (`external_ids:source`, as ovn-northd writes its own
+    /// `northd.c:LINE`): what an operator reads to find why a flow exists.
+    pub source: &'static std::panic::Location<'static>,
+}
+
+impl Lflow {
+    fn identity(&self) -> (Uuid, Stage, u16, &str, &str) {
+        (self.datapath, self.stage, self.priority, &self.match_, &self.actions)
+    }
+
+    /// `source` as written to `external_ids:source`: the file under the workspace and the line.
+    pub fn source_text(&self) -> String {
+        format!("{}:{}", self.source.file(), self.source.line())
+    }
+}
+
+impl PartialEq for Lflow {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for Lflow {}
+
+impl PartialOrd for Lflow {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Lflow {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+
+impl std::hash::Hash for Lflow {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
 }
 
 impl Lflow {
@@ -117,8 +158,10 @@ pub struct DesiredSb {
 
 impl DesiredSb {
     /// Adds a flow on a datapath.
+    #[track_caller]
     pub fn flow(&mut self, datapath: Uuid, stage: Stage, priority: u16, match_: impl Into<String>, actions: impl Into<String>) {
-        self.lflows.insert(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into() });
+        let source = std::panic::Location::caller();
+        self.lflows.insert(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into(), source });
     }
 }
 

@@ -439,7 +439,7 @@ pub(crate) fn flow_columns(f: &crate::desired::Lflow, dp: Atom) -> RowData {
     // In name order, so nothing needs sorting.
     RowData::from_iter([
         (actions, Datum::atom(f.actions.as_str())),
-        (external_ids, Datum::map([("stage-name", f.stage.name())])),
+        (external_ids, Datum::map([("source", f.source_text().as_str()), ("stage-name", f.stage.name())])),
         (datapath, Datum::atom(dp)),
         (match_, Datum::atom(f.match_.as_str())),
         (pipeline, Datum::atom(f.stage.pipeline().as_str())),

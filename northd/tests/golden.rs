@@ -72,6 +72,15 @@ fn scenario(name: &str, script: &str, env: &[(&str, &str)]) -> Vec<String> {
         tests::diff_lines(&ours, &theirs).join("\n")
     );
     golden(&format!("{name}/lflows.txt"), &theirs);
+    // Every flow says which builder made it, as a file and line of northd's builders.
+    let ids = sb.ovn_sbctl(&["--bare", "--columns=external_ids", "list", "Logical_Flow"]).ok().stdout;
+    let rows: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        let source = r.split_whitespace().find_map(|kv| kv.strip_prefix("source=")).unwrap_or_default();
+        let (file, line) = source.rsplit_once(':').unwrap_or_default();
+        assert!(file.starts_with("northd/src/translate/") && line.parse::<u32>().is_ok(), "external_ids {r}");
+    }
 
     let mut bindings: Vec<String> = sb
         .ovn_sbctl(&[

@@ -143,9 +143,11 @@ impl Out {
         self.named.push(((table.table, name), values));
     }
 
-    /// Adds a flow on a datapath.
+    /// Adds a flow on a datapath; the caller's file and line become the flow's `source`.
+    #[track_caller]
     pub fn flow(&mut self, datapath: Uuid, stage: Stage, priority: u16, match_: impl Into<String>, actions: impl Into<String>) {
-        self.flows.push(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into() });
+        let source = std::panic::Location::caller();
+        self.flows.push(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into(), source });
     }
 
     /// Priority-0 flows for the stages of `dp` that have none among this unit's flows: a stage a
