@@ -79,3 +79,32 @@ fn bad_rows_are_logged_once_and_skipped() {
     let ports = sb.ovn_sbctl(&["--bare", "--columns=logical_port", "list", "Port_Binding"]).ok().stdout;
     assert!(ports.contains("vm1") && ports.contains("vm3") && !ports.contains("vm-bad") && !ports.contains("r-badmac"), "{ports}");
 }
+
+/// What northd does not translate yet is said, with a count per table, once each time the counts change:
+/// never skipped silently.
+#[test]
+fn untranslated_tables_are_counted_in_the_log() {
+    let nb = OvsdbServer::nb();
+    let sb = OvsdbServer::southbound();
+    nb.ovn_nbctl(&["ls-add", "sw", "--", "acl-add", "sw", "to-lport", "1000", "ip4", "drop"]).ok();
+    nb.ovn_nbctl(&["acl-add", "sw", "from-lport", "1001", "ip4", "allow"]).ok();
+    let log = nb.dir().join("northd.log");
+    let mut northd = Daemon::start(
+        Path::new(env!("CARGO_BIN_EXE_northd")),
+        &[&format!("--nb-db={}", nb.remote()), &format!("--sb-db={}", sb.remote())],
+        Some(&log),
+    );
+    let nbctl = Path::new(env!("CARGO_BIN_EXE_nbctl"));
+    let db = format!("--db={}", nb.remote());
+    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "sync"], &[]).ok();
+    nb.ovn_nbctl(&["lb-add", "svc", "10.96.0.1:443", "10.16.0.5:6443"]).ok();
+    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "sync"], &[]).ok();
+    // A change elsewhere does not repeat the line.
+    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "ls-add", "other"], &[]).ok();
+    assert!(northd.is_running(), "northd died:\n{}", northd.log_text());
+    let text = northd.log_text();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("not translated yet")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].ends_with("ACL: 2 rows"), "{}", lines[0]);
+    assert!(lines[1].ends_with("ACL: 2 rows, Load_Balancer: 1 rows"), "{}", lines[1]);
+}
