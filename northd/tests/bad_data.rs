@@ -5,6 +5,24 @@ use std::path::Path;
 
 use tests::{run, Daemon, OvsdbServer};
 
+/// Our northd on `nb` and `sb`, and a function that runs our nbctl's `--wait=sb` with a command (`sync`
+/// when none is given).
+fn start_northd<'a>(nb: &'a OvsdbServer, sb: &OvsdbServer) -> (Daemon, impl Fn(&[&str]) + 'a) {
+    let log = nb.dir().join("northd.log");
+    let northd = Daemon::start(
+        Path::new(env!("CARGO_BIN_EXE_northd")),
+        &[&format!("--nb-db={}", nb.remote()), &format!("--sb-db={}", sb.remote())],
+        Some(&log),
+    );
+    let sync = move |cmd: &[&str]| {
+        let db = format!("--db={}", nb.remote());
+        let cmd = if cmd.is_empty() { &["sync"][..] } else { cmd };
+        let args: Vec<&str> = [db.as_str(), "--wait=sb", "--timeout=20"].into_iter().chain(cmd.iter().copied()).collect();
+        run(Path::new(env!("CARGO_BIN_EXE_nbctl")), &args, &[]).ok();
+    };
+    (northd, sync)
+}
+
 #[test]
 fn bad_rows_are_logged_once_and_skipped() {
     let nb = OvsdbServer::nb();
@@ -47,18 +65,11 @@ fn bad_rows_are_logged_once_and_skipped() {
         "router-port=nope",
     ]);
 
-    let log = nb.dir().join("northd.log");
-    let mut northd = Daemon::start(
-        Path::new(env!("CARGO_BIN_EXE_northd")),
-        &[&format!("--nb-db={}", nb.remote()), &format!("--sb-db={}", sb.remote())],
-        Some(&log),
-    );
-    let nbctl = Path::new(env!("CARGO_BIN_EXE_nbctl"));
-    let db = format!("--db={}", nb.remote());
-    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "sync"], &[]).ok();
+    let (mut northd, sync) = start_northd(&nb, &sb);
+    sync(&[]);
     // More changes make northd recompute; the same bad rows must not be logged again.
-    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "ls-add", "another"], &[]).ok();
-    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "lsp-add", "another", "vm3"], &[]).ok();
+    sync(&["ls-add", "another"]);
+    sync(&["lsp-add", "another", "vm3"]);
     assert!(northd.is_running(), "northd died:\n{}", northd.log_text());
 
     let text = northd.log_text();
@@ -88,19 +99,12 @@ fn untranslated_tables_are_counted_in_the_log() {
     let sb = OvsdbServer::southbound();
     nb.ovn_nbctl(&["ls-add", "sw", "--", "acl-add", "sw", "to-lport", "1000", "ip4", "drop"]).ok();
     nb.ovn_nbctl(&["acl-add", "sw", "from-lport", "1001", "ip4", "allow"]).ok();
-    let log = nb.dir().join("northd.log");
-    let mut northd = Daemon::start(
-        Path::new(env!("CARGO_BIN_EXE_northd")),
-        &[&format!("--nb-db={}", nb.remote()), &format!("--sb-db={}", sb.remote())],
-        Some(&log),
-    );
-    let nbctl = Path::new(env!("CARGO_BIN_EXE_nbctl"));
-    let db = format!("--db={}", nb.remote());
-    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "sync"], &[]).ok();
+    let (mut northd, sync) = start_northd(&nb, &sb);
+    sync(&[]);
     nb.ovn_nbctl(&["lb-add", "svc", "10.96.0.1:443", "10.16.0.5:6443"]).ok();
-    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "sync"], &[]).ok();
+    sync(&[]);
     // A change elsewhere does not repeat the line.
-    run(nbctl, &[&db, "--wait=sb", "--timeout=20", "ls-add", "other"], &[]).ok();
+    sync(&["ls-add", "other"]);
     assert!(northd.is_running(), "northd died:\n{}", northd.log_text());
     let text = northd.log_text();
     let lines: Vec<&str> = text.lines().filter(|l| l.contains("not translated yet")).collect();
