@@ -371,11 +371,6 @@ impl Engine {
         self.hidden = Some(hide);
     }
 
-    /// How many units read `dep` (for tests of the dependency tracking).
-    pub fn readers_of(&self, dep: &Dep) -> usize {
-        self.readers.get(dep).map_or(0, Vec::len)
-    }
-
     /// Computes every unit of `ix` (an engine started empty: a full translation). Tunnel keys given to
     /// [`Engine::with_keys`] that no row claims are dropped afterwards.
     pub fn run_full(&mut self, ix: &NbIndex) -> Delta {
