@@ -16,29 +16,12 @@ pub fn arp_reply(mac: &str, ip: Ipv4Addr) -> String {
     )
 }
 
+/// The register bit the port security stages pass their verdict in (1: drop).
+const PORT_SEC_DROP: &str = "reg0[15]";
+
 pub fn build(topo: &Topology, sw: &Switch, sb: &mut DesiredSb) {
     let dp = sw.ls.uuid;
-
-    // Port security and admin state. Frames from a multicast source MAC or with a VLAN tag never enter.
-    sb.flow(dp, Stage::LsInCheckPortSec, 100, "eth.src[40]", "drop;");
-    sb.flow(dp, Stage::LsInCheckPortSec, 100, "vlan.present", "drop;");
-    sb.flow(dp, Stage::LsOutCheckPortSec, 100, "eth.mcast", "next;");
-    for p in &sw.ports {
-        let name = &p.lsp.name;
-        if p.lsp.enabled == Some(false) {
-            sb.flow(dp, Stage::LsInCheckPortSec, 100, format!("inport == \"{name}\""), "drop;");
-            sb.flow(dp, Stage::LsOutApplyPortSec, 100, format!("outport == \"{name}\""), "drop;");
-            continue;
-        }
-        let macs: Vec<&str> = p.lsp.port_security.iter().filter_map(|e| e.split_whitespace().next()).collect();
-        if !macs.is_empty() {
-            let set = macs.join(", ");
-            sb.flow(dp, Stage::LsInCheckPortSec, 90, format!("inport == \"{name}\" && eth.src == {{{set}}}"), "next;");
-            sb.flow(dp, Stage::LsInCheckPortSec, 80, format!("inport == \"{name}\""), "drop;");
-            sb.flow(dp, Stage::LsOutCheckPortSec, 90, format!("outport == \"{name}\" && eth.dst == {{{set}}}"), "next;");
-            sb.flow(dp, Stage::LsOutCheckPortSec, 80, format!("outport == \"{name}\""), "drop;");
-        }
-    }
+    port_security(sw, sb);
 
     // ARP responder: the switch answers for the addresses it knows, except to the owner itself and except
     // for requests from the physical network (the owner of an address there answers for itself).
@@ -93,4 +76,25 @@ pub fn build(topo: &Topology, sw: &Switch, sb: &mut DesiredSb) {
     let unknown = sw.ports.iter().any(|p| has_unknown(p.lsp));
     let default = if unknown { format!("outport = \"{}\"; output;", MC_UNKNOWN.0) } else { "drop;".to_string() };
     sb.flow(dp, Stage::LsInL2Lkup, 0, "1", default);
+}
+
+/// Port security and admin state. The addresses a port may use are not spelled out in flows: the check
+/// stages ask the chassis (`check_in_port_sec()` / `check_out_port_sec()`), which compares the packet with
+/// the port's `Port_Binding.port_security` (its MACs, and its IPs when listed: `ip4.src` and `arp.spa` on the
+/// way in, `ip4.dst` on the way out), and the apply stages drop what failed. Frames from a multicast source
+/// MAC or with a VLAN tag never enter; multicast and broadcast frames always leave.
+fn port_security(sw: &Switch, sb: &mut DesiredSb) {
+    let dp = sw.ls.uuid;
+    sb.flow(dp, Stage::LsInCheckPortSec, 100, "eth.src[40]", "drop;");
+    sb.flow(dp, Stage::LsInCheckPortSec, 100, "vlan.present", "drop;");
+    sb.flow(dp, Stage::LsInCheckPortSec, 50, "1", format!("{PORT_SEC_DROP} = check_in_port_sec(); next;"));
+    sb.flow(dp, Stage::LsInApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), "drop;");
+    sb.flow(dp, Stage::LsOutCheckPortSec, 100, "eth.mcast", format!("{PORT_SEC_DROP} = 0; next;"));
+    sb.flow(dp, Stage::LsOutCheckPortSec, 0, "1", format!("{PORT_SEC_DROP} = check_out_port_sec(); next;"));
+    sb.flow(dp, Stage::LsOutApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), "drop;");
+    for p in sw.ports.iter().filter(|p| p.lsp.enabled == Some(false)) {
+        let name = &p.lsp.name;
+        sb.flow(dp, Stage::LsInCheckPortSec, 100, format!("inport == \"{name}\""), format!("{PORT_SEC_DROP} = 1; next;"));
+        sb.flow(dp, Stage::LsOutApplyPortSec, 100, format!("outport == \"{name}\""), "drop;");
+    }
 }
