@@ -192,14 +192,14 @@ fn arp_fingerprint(topo: &Topology, p: &RouterPort) -> u64 {
     h.finish()
 }
 
-/// Everything a NAT unit reads: the rule and the router's gateway port.
+/// Everything a NAT unit reads: the rule and the router's gateway port (its name, MAC, networks and
+/// chassis).
 fn nat_fingerprint(lr: &Router, n: &model::nb::Nat) -> u64 {
     let mut h = DefaultHasher::new();
     n.hash(&mut h);
     lr.lr.uuid.hash(&mut h);
     if let Some(gw) = lr.gateway_port() {
-        gw.lrp.name.hash(&mut h);
-        gw.gateway.hash(&mut h);
+        hash_router_port(gw, &mut h);
     }
     h.finish()
 }

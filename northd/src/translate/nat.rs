@@ -14,6 +14,7 @@
 //! ```
 
 use model::nb::{Nat, NatType};
+use model::ovsdb::Uuid;
 
 use super::router::ARP_REPLY_FROM_ROUTER;
 use super::topology::{mac_text, Router, Topology};
@@ -78,10 +79,11 @@ pub fn build_one(lr: &Router, nat: &Nat, sb: &mut DesiredSb) {
         );
     }
 
-    // ARP for the external IP. A gateway answers requests from the outside only where it runs; requests
-    // from inside the router's other networks are answered anywhere.
+    // ARP for the external IP. A gateway answers requests from the outside only where it runs, a
+    // distributed FIP with its own MAC; requests from inside the router's other networks are answered
+    // anywhere, with the MAC of the router port they came in on.
     if nat.kind != NatType::Snat || gw.ipv4().all(|n| n.addr() != ext) {
-        let reply = match &dist_mac {
+        let outside_reply = match &dist_mac {
             Some(mac) => ARP_REPLY_FROM_ROUTER.replace("xreg0[0..47]", mac),
             None => ARP_REPLY_FROM_ROUTER.to_string(),
         };
@@ -90,30 +92,36 @@ pub fn build_one(lr: &Router, nat: &Nat, sb: &mut DesiredSb) {
             Stage::LrInIpInput,
             92,
             format!("inport == \"{port}\" && arp.op == 1 && arp.tpa == {ext} && {resident}"),
-            reply.clone(),
+            outside_reply,
         );
         sb.flow(dp, Stage::LrInIpInput, 91, format!("inport == \"{port}\" && arp.op == 1 && arp.tpa == {ext}"), "drop;");
-        sb.flow(dp, Stage::LrInIpInput, 90, format!("arp.op == 1 && arp.tpa == {ext}"), reply);
+        sb.flow(dp, Stage::LrInIpInput, 90, format!("arp.op == 1 && arp.tpa == {ext}"), ARP_REPLY_FROM_ROUTER);
     }
 
     if let Some(mac) = dist_mac {
-        // Frames to the FIP's own MAC enter the gateway port on the FIP's chassis.
-        sb.flow(
-            dp,
-            Stage::LrInAdmission,
-            50,
-            format!("eth.dst == {mac} && inport == \"{port}\" && {resident}"),
-            format!("xreg0[0..47] = {mac}; next;"),
-        );
-        // Its traffic leaves from its own chassis, with its own MAC, instead of via the gateway.
-        sb.flow(
-            dp,
-            Stage::LrInGwRedirect,
-            100,
-            format!("ip4.src == {} && outport == \"{port}\" && {resident}", logical.addr()),
-            format!("eth.src = {mac}; next;"),
-        );
+        distributed_fip(dp, port, &gw.mac(), nat, &mac, &resident, sb);
         // Other chassis reach the FIP at its MAC.
         sb.flow(dp, Stage::LrInArpResolve, 100, format!("outport == \"{port}\" && reg0 == {ext}"), format!("eth.dst = {mac}; next;"));
     }
+}
+
+/// What a distributed FIP adds on its own chassis: frames to its MAC enter the gateway port there (and are
+/// then the router port's own, so the router answers as the port, not as the FIP), and its traffic leaves
+/// from there instead of via the gateway, from the FIP's MAC and, when the router has to ask for the next
+/// hop's MAC, from the FIP's address.
+fn distributed_fip(dp: Uuid, port: &str, port_mac: &str, nat: &Nat, mac: &str, resident: &str, sb: &mut DesiredSb) {
+    sb.flow(
+        dp,
+        Stage::LrInAdmission,
+        50,
+        format!("eth.dst == {mac} && inport == \"{port}\" && {resident}"),
+        format!("xreg0[0..47] = {port_mac}; next;"),
+    );
+    sb.flow(
+        dp,
+        Stage::LrInGwRedirect,
+        100,
+        format!("ip4.src == {} && outport == \"{port}\" && {resident}", nat.logical_ip.addr()),
+        format!("eth.src = {mac}; reg1 = {}; next;", nat.external_ip),
+    );
 }
