@@ -404,12 +404,15 @@ fn encode_named(
             }
             pre.push("ip");
             let snat = name.starts_with("ct_snat");
-            let zone = if name.ends_with("_in_czone") || (snat && ctx.is_router) {
-                zone16(REG_SNAT_ZONE)?
-            } else if ctx.is_router {
-                zone16(REG_DNAT_ZONE)?
-            } else {
+            // A router's common NAT zone (`_in_czone`) is its DNAT zone, as ovn-controller makes it: the
+            // SNAT zone stays apart for hairpinned traffic, whose SNAT must not meet the DNAT of the same
+            // packet in one zone.
+            let zone = if !ctx.is_router {
                 zone16(REG_CT_ZONE)?
+            } else if snat && !name.ends_with("_in_czone") {
+                zone16(REG_SNAT_ZONE)?
+            } else {
+                zone16(REG_DNAT_ZONE)?
             };
             let mut nat = Nat::default();
             let mut commit = false;
