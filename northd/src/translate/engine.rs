@@ -161,7 +161,7 @@ fn switch_fingerprint(topo: &Topology, sw: &Switch, lsps: &mut LspHashes) -> u64
     h.finish()
 }
 
-/// Everything a router unit reads.
+/// Everything a router unit reads (of its NAT rules: whether one is distributed, and the SNAT addresses).
 fn router_fingerprint(lr: &Router) -> u64 {
     let mut h = DefaultHasher::new();
     lr.lr.hash(&mut h);
@@ -172,6 +172,9 @@ fn router_fingerprint(lr: &Router) -> u64 {
         r.hash(&mut h);
     }
     lr.nats.iter().any(|n| n.is_distributed()).hash(&mut h);
+    for ip in router::snat_ips(lr) {
+        ip.hash(&mut h);
+    }
     h.finish()
 }
 

@@ -2,10 +2,11 @@
 //! redirect, ARP requests and delivery (`ovn-northd(8)`, "Logical Router Datapaths"). NAT lives in
 //! [`super::nat`].
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use model::nb::{NextHop, RoutePolicy};
+use model::nb::{NatType, NextHop, RoutePolicy};
 
 use super::topology::{static_addresses, Router, RouterPort, Topology};
 use crate::desired::DesiredSb;
@@ -96,9 +97,9 @@ pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut V
                 format!("ip4.dst == {ip} && icmp4.type == 8 && icmp4.code == 0"),
                 "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ",
             );
-            sb.flow(dp, Stage::LrInIpInput, 60, format!("ip4.dst == {{{ip}}}"), "drop;");
         }
     }
+    own_address_drops(lr, sb);
     sb.flow(dp, Stage::LrInIpInput, 85, "arp || nd", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 82, "ip4.mcast || ip6.mcast", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 50, "eth.bcast", "drop;");
@@ -172,10 +173,35 @@ pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut V
     );
     sb.flow(dp, Stage::LrInArpRequest, 0, "1", "output;");
 
+    // Nothing is a DNAT address of this router until a NAT rule says so (`super::nat`).
+    sb.flow(dp, Stage::LrOutChkDnatLocal, 0, "1", "reg9[4] = 0; next;");
+
     for p in &lr.ports {
         sb.flow(dp, Stage::LrOutDelivery, 100, format!("outport == \"{}\"", p.name()), "output;");
     }
     sb.flow(dp, Stage::LrOutDelivery, 0, "1", "drop;");
+}
+
+/// The external IPs of the router's SNAT rules.
+pub fn snat_ips<'a>(lr: &'a Router) -> impl Iterator<Item = std::net::IpAddr> + 'a {
+    lr.nats.iter().filter(|n| n.kind == NatType::Snat).map(|n| n.external_ip)
+}
+
+/// IP traffic for the router's own addresses that nothing above answered is dropped in IP input, except
+/// for addresses that are also SNAT addresses: replies to SNATed connections must get to unsnat first, so
+/// those are dropped only at ARP resolution, if unsnat did not translate them.
+fn own_address_drops(lr: &Router, sb: &mut DesiredSb) {
+    let dp = lr.lr.uuid;
+    let snat: BTreeSet<std::net::IpAddr> = snat_ips(lr).collect();
+    for p in &lr.ports {
+        let (shared, own): (Vec<Ipv4Addr>, Vec<Ipv4Addr>) = p.ipv4().map(|n| n.addr()).partition(|ip| snat.contains(&(*ip).into()));
+        for (stage, priority, ips) in [(Stage::LrInIpInput, 60, own), (Stage::LrInArpResolve, 2, shared)] {
+            if !ips.is_empty() {
+                let set = ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ");
+                sb.flow(dp, stage, priority, format!("ip4.dst == {{{set}}}"), "drop;");
+            }
+        }
+    }
 }
 
 /// ARP resolution for the addresses known behind one router port: the VIFs of the switch it attaches, and
