@@ -104,6 +104,7 @@ pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut V
     sb.flow(dp, Stage::LrInIpInput, 82, "ip4.mcast || ip6.mcast", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 50, "eth.bcast", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 30, "ip.ttl == {0, 1}", "drop;");
+    icmp_errors(lr, sb);
 
     // Routing: connected networks first (by prefix length), then static routes.
     sb.flow(dp, Stage::LrInIpRoutingPre, 0, "1", "reg7 = 0; next;");
@@ -180,6 +181,45 @@ pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb, warnings: &mut V
         sb.flow(dp, Stage::LrOutDelivery, 100, format!("outport == \"{}\"", p.name()), "output;");
     }
     sb.flow(dp, Stage::LrOutDelivery, 0, "1", "drop;");
+}
+
+/// ICMP errors the router sends (RFC 1812): "time exceeded" for a unicast packet whose TTL runs out here,
+/// from the (first) address of the port it came in on, except that a gateway port swaps the packet's
+/// addresses, so the error comes from the packet's own destination; and on a router without gateway
+/// ports, "port unreachable" (UDP), a TCP reset, an SCTP abort, or "protocol unreachable" for anything
+/// else sent to one of its addresses that nothing above answered.
+fn icmp_errors(lr: &Router, sb: &mut DesiredSb) {
+    let dp = lr.lr.uuid;
+    // Multicast with TTL 1 is meant to stay on its link: dropped without a word.
+    sb.flow(dp, Stage::LrInIpInput, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", "drop;");
+    for p in &lr.ports {
+        let Some(addr) = p.ipv4().next().map(|n| n.addr()) else { continue };
+        let name = p.name();
+        let from = if p.gateway.is_some() { "ip4.dst <-> ip4.src".to_string() } else { format!("ip4.dst = ip4.src; ip4.src = {addr}") };
+        sb.flow(
+            dp,
+            Stage::LrInIpInput,
+            31,
+            format!("inport == \"{name}\" && ip4 && ip.ttl == {{0, 1}} && !ip.later_frag"),
+            format!(
+                "icmp4 {{eth.dst <-> eth.src; icmp4.type = 11; /* Time exceeded */ icmp4.code = 0; /* TTL exceeded in transit */ \
+                 {from} ; ip.ttl = 254; outport = \"{name}\"; flags.loopback = 1; output; }};"
+            ),
+        );
+    }
+    if lr.lr.options.contains_key("chassis") || lr.ports.iter().any(|p| p.gateway.is_some()) {
+        return;
+    }
+    let unreachable = |code: u8| {
+        format!("icmp4 {{eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = {code}; next; }};")
+    };
+    for ip in lr.ports.iter().flat_map(|p| p.ipv4()).map(|n| n.addr()) {
+        let to_us = format!("ip4 && ip4.dst == {ip} && !ip.later_frag");
+        sb.flow(dp, Stage::LrInIpInput, 80, format!("{to_us} && udp"), unreachable(3));
+        sb.flow(dp, Stage::LrInIpInput, 80, format!("{to_us} && tcp"), "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };");
+        sb.flow(dp, Stage::LrInIpInput, 80, format!("{to_us} && sctp"), "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };");
+        sb.flow(dp, Stage::LrInIpInput, 70, to_us, unreachable(2));
+    }
 }
 
 /// The external IPs of the router's SNAT rules.
