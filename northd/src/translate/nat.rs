@@ -20,10 +20,12 @@
 //! another workload's DNAT address) is routed towards the gateway port like outside traffic. ARP
 //! resolution gives it the external MAC the address lives at, and on the chassis where the NAT rule runs
 //! `lr_out_egr_loop` sends a copy back into the router's ingress as if it had arrived on the gateway port,
-//! where unsnat and dnat treat it like traffic from outside. If the destination is a DNAT address of this
-//! router (`reg9[4]`, set by chk_dnat_local), the source is SNATed in the SNAT zone before the loop, and
-//! the looped copy is un-SNATed in that zone (`flags.use_snat_zone`), so the common zone's entry for the
-//! DNAT is not confused with the SNAT of the same packet.
+//! where unsnat and dnat treat it like traffic from outside. On the way out such traffic is marked
+//! (`reg9[4]`, by chk_dnat_local, as is anything DNATed already). A marked packet that an SNAT rule matches
+//! is SNATed in the separate SNAT zone, its mark cleared, so that its SNAT and the DNAT its looped copy
+//! gets in the common zone are entries of two zones. A marked packet that was not SNATed (a reply
+//! on its way back to a hairpinned client) loops back with `flags.use_snat_zone`, and unsnat reverses the
+//! earlier SNAT in the SNAT zone.
 
 use std::net::IpAddr;
 
@@ -36,8 +38,9 @@ use super::topology::{mac_text, Router, RouterPort, Topology};
 use crate::desired::DesiredSb;
 use crate::stage::Stage;
 
-/// The register bit chk_dnat_local sets when the packet's destination is a DNAT address of this router
-/// (or it was DNATed already), so that SNAT uses the SNAT zone and the loop tells unsnat so.
+/// The register bit chk_dnat_local sets for packets to one of this router's external IPs, or DNATed
+/// already: their SNAT goes to the SNAT zone, and the egress loop passes the bit on as
+/// `flags.use_snat_zone`.
 const DST_NAT_IP_LOCAL: &str = "reg9[4]";
 
 /// One NAT rule with what its flows are made of, resolved against the router's gateway port.
@@ -125,8 +128,8 @@ pub fn build_one(lr: &Router, nat: &Nat, sb: &mut DesiredSb) {
     }
 }
 
-/// Traffic to the external IP arriving on the gateway port: reverse an SNAT. A hairpinned copy that was
-/// SNATed in the SNAT zone is reversed there.
+/// Traffic to the external IP arriving on the gateway port: reverse an SNAT. A looped packet that was not
+/// SNATed on its way out (`flags.use_snat_zone`) has an earlier hairpin SNAT reversed in the SNAT zone.
 fn unsnat(r: &NatRule, sb: &mut DesiredSb) {
     if !r.snats() {
         return;
@@ -136,8 +139,7 @@ fn unsnat(r: &NatRule, sb: &mut DesiredSb) {
     sb.flow(r.dp, Stage::LrInUnsnat, 100, format!("{m} && flags.loopback == 1 && flags.use_snat_zone == 1{}", r.central), "ct_snat;");
 }
 
-/// Marks packets for a DNAT address of this router, and packets DNATed already: their SNAT (a hairpin's)
-/// goes to the SNAT zone.
+/// Marks packets for the external IP, and packets DNATed already (see [`DST_NAT_IP_LOCAL`]).
 fn chk_dnat_local(r: &NatRule, sb: &mut DesiredSb) {
     let set = format!("{DST_NAT_IP_LOCAL} = 1; next;");
     // The same for every rule of the router: one flow, whatever the number of rules that ask for it.
@@ -169,7 +171,7 @@ fn dnat(r: &NatRule, sb: &mut DesiredSb) {
 }
 
 /// Traffic from the logical side leaving by the gateway port: SNAT, more specific logical networks first;
-/// to a DNAT address of this router (a hairpin), in the SNAT zone.
+/// a marked packet (a hairpin) in the SNAT zone, its mark cleared.
 fn snat(r: &NatRule, sb: &mut DesiredSb) {
     if !r.snats() {
         return;
