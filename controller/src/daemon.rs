@@ -4,9 +4,12 @@
 //! ```text
 //!   OVS session ──▶ LocalConfig (system-id, ovn-remote, encap, bridge mappings)
 //!                      │
-//!   SB session ────────┴─▶ round(): chassis ─▶ bridge & tunnels ─▶ bindings ─▶ flows (ofctrl: one bundle)
-//!                                                                               │
-//!   br-int (OpenFlow) ◀────────────────── packet-ins (pinctrl: put_arp -> MAC_Binding, arp {} -> ARP) ◀──┘
+//!   SB session ────────┴─▶ round(): chassis ─▶ bridge & tunnels ─▶ bindings ─▶ flows + conntrack zones
+//!                                                                                  │
+//!        br-int external_ids ct-zone-<user>=<zone> ◀── recorded first (ct_zones) ──┤
+//!                                                                                  ▼
+//!   br-int (OpenFlow) ◀── ofctrl: flush zones that changed hands, then one bundle ◀┘
+//!        └──▶ packet-ins (pinctrl: put_arp -> MAC_Binding, arp {} -> ARP)
 //!   every second: retry what failed; gratuitous ARPs for the addresses a gateway hosts here
 //! ```
 //! Flows are incremental (see `update_flows`): the Southbound replica's change sets feed
@@ -18,7 +21,7 @@
 //! (briefly) until the replica shows its own write before planning again, so the loop settles. Flows are
 //! only marked installed (Port_Binding.up, ovn-installed) after the bundle carrying them committed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -33,11 +36,12 @@ use model::ovsdb::{Atom, Datum, Replica, Uuid};
 use crate::binding::{alive_if_registered, plan_bindings_indexed, LocalBindings, PortIndex};
 use crate::chassis::plan_chassis;
 use crate::config::LocalConfig;
-use crate::flows::{mac_bindings, physical_input, PhysicalOvs};
+use crate::ct_zones::{plan_ct_zones, CtZones};
+use crate::flows::{mac_bindings, physical_input, zone_users, PhysicalOvs};
 use crate::ofctrl::{Ofctrl, LOGICAL, MAC_BINDINGS, PHYSICAL};
 use crate::physical::{
-    fixed_flows, group_flows, mac_binding_flows, port_flows, tunnel_flow, zone_map, DatapathZones, GroupFlows, MacBinding, PhysicalInput,
-    PortFlows,
+    fixed_flows, group_flows, mac_binding_flows, port_flows, tunnel_flow, zone_map, GroupFlows, MacBinding, PhysicalInput, PortFlows,
+    ZoneMap,
 };
 use crate::pinctrl;
 use crate::tables::{ovs, sb};
@@ -106,6 +110,9 @@ struct FlowState {
     physical: Option<PhysicalState>,
     mac_bindings: Option<Vec<MacBinding>>,
     mac_flows: Vec<Flow>,
+    /// The conntrack zones: empty at first, so the first computation takes those the integration bridge
+    /// records (a restart keeps every zone, and so every connection).
+    zones: CtZones,
 }
 
 /// The physical flows given to ofctrl, in sections (fixed, tunnels, one per logical port, one per multicast
@@ -117,7 +124,8 @@ struct PhysicalState {
     /// What the input was computed from on the local side.
     ovs: PhysicalOvs,
     local: LocalBindings,
-    datapaths: Vec<DatapathZones>,
+    /// The datapaths' zones the port flows were computed with.
+    zones: ZoneMap,
     tunnels: Vec<u16>,
     tunnel_flows: Vec<Flow>,
     /// By (datapath key, port key, name): the port's ofctrl origin id, input and flows.
@@ -152,11 +160,16 @@ impl PhysicalState {
             self.tunnel_flows = flows;
             self.tunnels = input.tunnels;
         }
-        // Port flows load their datapath's zones: a zone change recomputes them all (datapaths come and
-        // go rarely).
-        let zones_changed = input.datapaths != self.datapaths;
-        self.datapaths = input.datapaths;
-        let zones = zone_map(&self.datapaths);
+        // A port's flows load the zones of its datapath and of a patch peer's (its own zone is part of its
+        // input): a datapath whose zones changed recomputes the ports that read them, and only those.
+        let zones = zone_map(&input.datapaths);
+        let rezoned: HashSet<u32> = zones
+            .iter()
+            .filter(|(k, z)| self.zones.get(k) != Some(z))
+            .chain(self.zones.iter().filter(|(k, _)| !zones.contains_key(k)))
+            .map(|(k, _)| *k)
+            .collect();
+        self.zones = zones;
         let mut old = std::mem::take(&mut self.ports);
         for p in input.ports {
             let k = (p.datapath, p.key, p.name.clone());
@@ -164,7 +177,7 @@ impl PhysicalState {
                 continue; // the same port twice: the first stands
             }
             let id = match old.remove(&k) {
-                Some(e) if !zones_changed && e.1 == p => {
+                Some(e) if e.1 == p && !p.zone_datapaths().any(|d| rezoned.contains(&d)) => {
                     self.ports.insert(k, e);
                     continue;
                 }
@@ -177,7 +190,7 @@ impl PhysicalState {
                     self.next_id
                 }
             };
-            let flows = port_flows(&p, &zones);
+            let flows = port_flows(&p, &self.zones);
             of.add((PHYSICAL, PHYS_PORT, id), &flows);
             self.ports.insert(k, (id, p, flows));
         }
@@ -278,7 +291,14 @@ fn update_flows(
         || PHYSICAL_TABLES.iter().any(|t| changes.get(*t).is_some_and(|c| !c.is_empty()));
     let mut macs = None;
     if ports_changed {
-        let mut input = physical_input(sb_db, &phys_ovs, chassis, local);
+        // The zone users follow from the same inputs as the ports' locations, so they can only change here.
+        let none = BTreeMap::new();
+        let stored = ovs.bridge(&cfg.integration_bridge).map_or(&none, |b| &b.external_ids);
+        if fs.zones.update(&zone_users(sb_db, &phys_ovs, local), stored) {
+            tracing::info!(zones = fs.zones.len(), "conntrack zones updated");
+        }
+        of.flush_ct_zones(fs.zones.take_flushes());
+        let mut input = physical_input(sb_db, &phys_ovs, chassis, local, &fs.zones);
         macs = Some(std::mem::take(&mut input.mac_bindings));
         let ps = fs.physical.get_or_insert_with(|| PhysicalState::new(of));
         ps.update(of, input);
@@ -473,15 +493,19 @@ async fn round(
                 );
                 let nb_cfg = s.table(sb::SB_GLOBAL).next().and_then(|g| g.get("nb_cfg").as_i64()).unwrap_or(0);
                 let garps = garp_targets(s, &view, &cfg.integration_bridge, &cfg.system_id);
-                Some((work, nb_cfg, garps))
+                let zones_txn = plan_ct_zones(&state.flows.zones, &view, &cfg.integration_bridge);
+                Some((work, nb_cfg, garps, zones_txn))
             }
             _ => None,
         }
     };
-    let Some((work, nb_cfg, garps)) = computed else { return };
+    let Some((work, nb_cfg, garps, zones_txn)) = computed else { return };
     for f in work.failures {
         state.once(format!("logical flow {} skipped: {}", f.lflow, f.error));
     }
+    // The zones are on record before any flow uses them: a controller restarting at any point finds the
+    // zones the switch's flows (and conntrack entries) use. A failed write is planned again next round.
+    apply(ovs_session, &zones_txn, "conntrack zones").await;
     let started = Instant::now();
     match ofctrl.sync().await {
         Ok(stats) => {

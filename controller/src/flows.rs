@@ -6,24 +6,13 @@ use std::net::IpAddr;
 
 use flowgen::ofp::Flow;
 use flowgen::sbview::{compile_all, FlowFailure, SbView};
-use model::ovsdb::{Atom, Replica, Uuid};
+use model::ovsdb::{Atom, Replica, Row, Uuid};
 
 use crate::binding::LocalBindings;
+use crate::ct_zones::{dnat_user, snat_user, CtZones};
 use crate::physical::{physical_flows, DatapathZones, GroupFlows, Location, MacBinding, PhysicalInput, PortFlows};
 use crate::tables::sb;
 use crate::vswitch::OvsView;
-
-/// Conntrack zone of a local port: unique per (datapath, port) on this chassis for up to 128 datapaths of
-/// 256 ports; router zones live in the upper half of the 16-bit space.
-pub fn port_zone(datapath: u32, port: u32) -> u16 {
-    1 + ((((datapath & 0x7f) << 8) | (port & 0xff)) as u16 & 0x7ffe)
-}
-
-/// A router's DNAT and SNAT zones.
-pub fn router_zones(datapath: u32) -> (u16, u16) {
-    let base = 0x8000 | (((datapath & 0x3fff) as u16) << 1);
-    (base, base + 1)
-}
 
 fn parse_mac(s: &str) -> Option<u64> {
     let parts: Vec<&str> = s.split(':').collect();
@@ -57,16 +46,77 @@ impl PhysicalOvs {
     }
 }
 
-/// Where every logical port of the Southbound is, from this chassis.
-pub fn physical_input(sb_db: &Replica, ovs: &PhysicalOvs, chassis: &str, local: &LocalBindings) -> PhysicalInput {
+/// How a logical port is attached to the integration bridge here, if it is: a VIF's (or a container's
+/// parent's) interface, or a localnet port's patch port. These are the ports whose flows load a
+/// conntrack zone of their own.
+enum Attachment {
+    Vif(u16),
+    Localnet(u16),
+}
+
+/// Port_Binding types a VIF (or a container on one) implements.
+const VIF_TYPES: [&str; 3] = ["", "virtual", "external"];
+
+fn attachment(pb: &Row, ovs: &PhysicalOvs, local: &LocalBindings) -> Option<Attachment> {
+    let name = pb.str("logical_port");
+    match pb.str("type") {
+        t if VIF_TYPES.contains(&t) => local.ofport(name).map(Attachment::Vif),
+        "localnet" => ovs.localnet_ofport(name).map(Attachment::Localnet),
+        _ => None,
+    }
+}
+
+fn is_router(dp: &Row) -> bool {
+    dp.get("external_ids").get("logical-router").is_some()
+}
+
+fn tunnel_key(row: &Row) -> u32 {
+    row.get("tunnel_key").as_i64().unwrap_or(0) as u32
+}
+
+/// Who needs a conntrack zone on this chassis (see [`crate::ct_zones`]), in allocation order: the
+/// attached ports by name, then each local router's DNAT and SNAT zones, routers by tunnel key. The order
+/// is what makes a fresh chassis number its zones the same way every time.
+///
+/// A localnet port counts from the moment its patch port is on the bridge, before `ovs-vswitchd` has given
+/// it an OpenFlow port: the controller makes that patch port itself during its first round, and whether
+/// the number arrives before that round's flows are computed is a race that must not decide the zones.
+pub fn zone_users(sb_db: &Replica, ovs: &PhysicalOvs, local: &LocalBindings) -> Vec<String> {
+    let ports: BTreeSet<&str> = sb_db
+        .table(sb::PORT_BINDING)
+        .filter(|pb| {
+            let name = pb.str("logical_port");
+            match pb.str("type") {
+                t if VIF_TYPES.contains(&t) => local.ofport(name).is_some(),
+                "localnet" => ovs.localnets.iter().any(|(l, _)| l == name),
+                _ => false,
+            }
+        })
+        .map(|pb| pb.str("logical_port"))
+        .collect();
+    let routers: BTreeSet<(u32, Uuid)> = sb_db
+        .table(sb::DATAPATH_BINDING)
+        .filter(|d| local.is_local_datapath(d.uuid) && is_router(d))
+        .map(|d| (tunnel_key(d), d.uuid))
+        .collect();
+    let mut users: Vec<String> = ports.into_iter().map(str::to_string).collect();
+    for (_, dp) in routers {
+        users.push(dnat_user(dp));
+        users.push(snat_user(dp));
+    }
+    users
+}
+
+/// Where every logical port of the Southbound is, from this chassis, with the conntrack zones the
+/// physical flows load (looked up in `zones`, which [`zone_users`] has brought up to date).
+pub fn physical_input(sb_db: &Replica, ovs: &PhysicalOvs, chassis: &str, local: &LocalBindings, zones: &CtZones) -> PhysicalInput {
     let mut input = PhysicalInput::default();
-    let dp_key: BTreeMap<Uuid, u32> =
-        sb_db.table(sb::DATAPATH_BINDING).map(|d| (d.uuid, d.get("tunnel_key").as_i64().unwrap_or(0) as u32)).collect();
+    let dp_key: BTreeMap<Uuid, u32> = sb_db.table(sb::DATAPATH_BINDING).map(|d| (d.uuid, tunnel_key(d))).collect();
+    let zone_of = |user: &str| zones.get(user).unwrap_or(0);
     for d in sb_db.table(sb::DATAPATH_BINDING) {
-        let key = dp_key[&d.uuid];
-        let is_router = d.get("external_ids").get("logical-router").is_some();
-        let (dnat, snat) = router_zones(key);
-        input.datapaths.push(DatapathZones { key, is_router, dnat, snat });
+        let is_router = is_router(d);
+        let (dnat, snat) = if is_router { (zone_of(&dnat_user(d.uuid)), zone_of(&snat_user(d.uuid))) } else { (0, 0) };
+        input.datapaths.push(DatapathZones { key: tunnel_key(d), is_router, dnat, snat });
     }
     let chassis_name: BTreeMap<Uuid, String> = sb_db.table(sb::CHASSIS).map(|c| (c.uuid, c.str("name").to_string())).collect();
     let tunnels = &ovs.tunnels;
@@ -75,27 +125,22 @@ pub fn physical_input(sb_db: &Replica, ovs: &PhysicalOvs, chassis: &str, local: 
     let mut location_of: BTreeMap<Uuid, (u32, u32, Location)> = BTreeMap::new();
     for pb in sb_db.table(sb::PORT_BINDING) {
         let Some(dp) = pb.get("datapath").as_uuid().and_then(|d| dp_key.get(&d)).copied() else { continue };
-        let key = pb.get("tunnel_key").as_i64().unwrap_or(0) as u32;
+        let key = tunnel_key(pb);
         let name = pb.str("logical_port");
         let bound = pb.get("chassis").as_uuid().and_then(|c| chassis_name.get(&c));
         let remote = |b: Option<&String>| b.filter(|c| *c != chassis).and_then(|c| tunnels.get(c)).copied();
-        let location = match pb.str("type") {
-            "" | "virtual" | "external" => match local.ports.get(name).and_then(|p| p.ofport) {
-                Some(ofport) => Location::Local { ofport, ct_zone: port_zone(dp, key) },
-                None => remote(bound).map_or(Location::Nowhere, |tunnel| Location::Remote { tunnel }),
-            },
-            "patch" => match pb.get("options").get("peer").and_then(Atom::as_str).and_then(|p| by_name.get(p)) {
+        let location = match (pb.str("type"), attachment(pb, ovs, local)) {
+            (_, Some(Attachment::Vif(ofport))) => Location::Local { ofport, ct_zone: zone_of(name) },
+            (_, Some(Attachment::Localnet(ofport))) => Location::Localnet { ofport, ct_zone: zone_of(name) },
+            (t, None) if VIF_TYPES.contains(&t) => remote(bound).map_or(Location::Nowhere, |tunnel| Location::Remote { tunnel }),
+            ("patch", _) => match pb.get("options").get("peer").and_then(Atom::as_str).and_then(|p| by_name.get(p)) {
                 Some(peer) => Location::Patch {
                     peer_datapath: peer.get("datapath").as_uuid().and_then(|d| dp_key.get(&d)).copied().unwrap_or(0),
                     peer_key: peer.get("tunnel_key").as_i64().unwrap_or(0) as u32,
                 },
                 None => Location::Nowhere,
             },
-            "localnet" => match ovs.localnet_ofport(name) {
-                Some(ofport) => Location::Localnet { ofport, ct_zone: port_zone(dp, key) },
-                None => Location::Nowhere,
-            },
-            "chassisredirect" => {
+            ("chassisredirect", _) => {
                 let distributed_key = pb
                     .get("options")
                     .get("distributed-port")
@@ -170,10 +215,84 @@ pub fn mac_bindings(sb_db: &Replica) -> Vec<MacBinding> {
 }
 
 /// Every flow `br-int` should hold, and the logical flows that failed to compile, computed from scratch
-/// (the reference the daemon's incremental path, `daemon::update_flows`, must agree with).
+/// (the reference the daemon's incremental path, `daemon::update_flows`, must agree with), with the
+/// conntrack zones a controller starting now would use (those the bridge records, then fresh ones).
 pub fn desired_flows(sb_db: &Replica, ovs: &OvsView, bridge: &str, chassis: &str, local: &LocalBindings) -> (Vec<Flow>, Vec<FlowFailure>) {
     let view = SbView::from_replica(sb_db, chassis);
     let (mut flows, failures) = compile_all(sb_db, &view);
-    flows.extend(physical_flows(&physical_input(sb_db, &PhysicalOvs::of(ovs, bridge), chassis, local)));
+    let phys = PhysicalOvs::of(ovs, bridge);
+    let mut zones = CtZones::default();
+    zones.update(&zone_users(sb_db, &phys, local), &ovs.bridge(bridge).map(|b| b.external_ids.clone()).unwrap_or_default());
+    flows.extend(physical_flows(&physical_input(sb_db, &phys, chassis, local, &zones)));
     (flows, failures)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::binding::{LocalPort, PortKind};
+    use crate::physical::physical_flows;
+    use crate::testutil::{jmap, SbBuilder};
+
+    /// The arithmetic this replaced gave port keys 2 and 3 of one datapath one zone, and port 2 of
+    /// datapaths 1 and 129 one zone: every local port and router here gets its own.
+    #[test]
+    fn every_local_port_and_router_has_a_zone_of_its_own() {
+        let mut s = SbBuilder::new();
+        let sw1 = s.datapath(1);
+        let sw129 = s.datapath(129);
+        let router = |s: &mut SbBuilder, key: i64, name: &str| {
+            let dp = s.datapath(key);
+            s.set(sb::DATAPATH_BINDING, dp, "external_ids", jmap(&[("logical-router", name), ("name", name)]));
+            dp
+        };
+        let lr_b = router(&mut s, 130, "lr-b");
+        let lr_a = router(&mut s, 2, "lr-a");
+        let far = router(&mut s, 7, "far");
+        for (name, dp, key) in [("vm-a", sw1, 2), ("vm-b", sw1, 3), ("vm-c", sw129, 2)] {
+            s.port(name, dp, key, "", &[], &[]);
+        }
+        s.port("ln", sw129, 1, "localnet", &[("network_name", "phys")], &[]);
+        let sb_db = s.build();
+        let mut local = LocalBindings::default();
+        for (ofport, (name, dp, dp_key, key)) in [("vm-a", sw1, 1, 2), ("vm-b", sw1, 1, 3), ("vm-c", sw129, 129, 2)].into_iter().enumerate()
+        {
+            let port =
+                LocalPort { kind: PortKind::Vif, ofport: Some(ofport as u16 + 1), datapath: dp, datapath_key: dp_key, port_key: key };
+            local.ports.insert(name.to_string(), port);
+        }
+        local.datapaths = BTreeMap::from([(sw1, 1), (sw129, 129), (lr_a, 2), (lr_b, 130)]);
+
+        // The localnet port's patch port is on the bridge, still without an OpenFlow port.
+        let phys = PhysicalOvs { localnets: vec![("ln".to_string(), None)], ..PhysicalOvs::default() };
+        let users = zone_users(&sb_db, &phys, &local);
+        let (a, b) = (lr_a.to_string(), lr_b.to_string());
+        let ports = ["ln", "vm-a", "vm-b", "vm-c"].map(str::to_string);
+        let want: Vec<String> = ports.into_iter().chain([a.clone() + "_dnat", a + "_snat", b.clone() + "_dnat", b + "_snat"]).collect();
+        assert_eq!(users, want, "ports by name, then local routers by tunnel key; `far` is not local");
+        let mut zones = CtZones::default();
+        zones.update(&users, &BTreeMap::new());
+
+        let input = physical_input(&sb_db, &phys, "me", &local, &zones);
+        let port_zones: Vec<(&str, u16)> = input
+            .ports
+            .iter()
+            .filter_map(|p| match p.location {
+                Location::Local { ct_zone, .. } => Some((p.name.as_str(), ct_zone)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(port_zones, [("vm-a", 2), ("vm-b", 3), ("vm-c", 4)]);
+        let dp_zones: BTreeMap<u32, (u16, u16)> =
+            input.datapaths.iter().filter(|d| d.is_router).map(|d| (d.key, (d.dnat, d.snat))).collect();
+        assert_eq!(dp_zones, BTreeMap::from([(2, (5, 6)), (130, (7, 8)), (7, (0, 0))]), "a router not local here has none");
+        assert!(zones.get(&dnat_user(far)).is_none());
+
+        // Table 0 of vm-c (ofport 3) puts its packets in its own zone.
+        let flows = physical_flows(&input);
+        let t0 = flows.iter().find(|f| f.table == 0 && f.to_string().contains("in_port=3")).unwrap().to_string();
+        assert!(t0.contains("set_field:0x4/0xffff->reg13"), "{t0}");
+    }
 }

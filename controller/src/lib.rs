@@ -15,12 +15,13 @@
 //! already does. The daemon applies them and plans again when a replica changes; planning twice in a row
 //! after applying gives empty transactions, so the loop settles.
 //!
-//! The OpenFlow side (physical flows, logical flows through `flowgen`, `ofctrl`, `pinctrl`) and the daemon
-//! loop live in their own modules.
+//! The OpenFlow side (physical flows, logical flows through `flowgen`, conntrack zones in `ct_zones`,
+//! `ofctrl`, `pinctrl`) and the daemon loop live in their own modules.
 
 pub mod binding;
 pub mod chassis;
 pub mod config;
+pub mod ct_zones;
 pub mod daemon;
 pub mod flows;
 pub mod ofctrl;

@@ -19,10 +19,15 @@
 //! restarted, or the socket dropped) forgets `installed`: the first sync on it deletes every flow and adds
 //! every desired one in one bundle, so a restarted switch is reprogrammed completely and stale flows from
 //! an earlier run vanish.
+//!
+//! Conntrack zones that changed hands ([`crate::ct_zones`]) are flushed before the bundle, and confirmed by a
+//! barrier of their own (so a switch that refuses a flush cannot make the bundle look refused): the flows
+//! that put a new user's packets in a zone only go in once the zone holds nothing of its previous user.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use flowgen::ofp::{wire::Command, Action, Connection, Error as OfpError, Flow, Match};
+use flowgen::ofp::wire::{self, Command};
+use flowgen::ofp::{Action, Connection, Error as OfpError, Flow, Match};
 
 type Key = (u8, u16, Match);
 
@@ -82,6 +87,8 @@ pub struct Ofctrl {
     desired: HashMap<Key, Wants>,
     /// Keys whose desired or installed flow may differ (touched since the last commit).
     dirty: HashSet<Key>,
+    /// Conntrack zones to flush before the next bundle.
+    flush: BTreeSet<u16>,
 }
 
 fn key(f: &Flow) -> Key {
@@ -91,7 +98,41 @@ fn key(f: &Flow) -> Key {
 impl Ofctrl {
     /// For the bridge whose management socket is `target` (`unix:$OVS_RUNDIR/br-int.mgmt`).
     pub fn new(target: &str) -> Ofctrl {
-        Ofctrl { target: target.to_string(), conn: None, installed: HashMap::new(), desired: HashMap::new(), dirty: HashSet::new() }
+        Ofctrl {
+            target: target.to_string(),
+            conn: None,
+            installed: HashMap::new(),
+            desired: HashMap::new(),
+            dirty: HashSet::new(),
+            flush: BTreeSet::new(),
+        }
+    }
+
+    /// Queues conntrack zones to flush at the next sync, before its flows.
+    pub fn flush_ct_zones(&mut self, zones: impl IntoIterator<Item = u16>) {
+        self.flush.extend(zones);
+    }
+
+    /// Sends the queued zone flushes and waits for the switch to have done them. A flush the switch refuses
+    /// is logged and not retried (it would be refused again); an I/O error keeps them queued.
+    async fn send_flushes(&mut self) -> Result<(), OfpError> {
+        if self.flush.is_empty() {
+            return Ok(());
+        }
+        let Some(conn) = self.conn.as_mut() else { return Err(OfpError::Closed) };
+        let mut bytes = Vec::new();
+        for zone in &self.flush {
+            let xid = conn.alloc_xid();
+            bytes.extend_from_slice(&wire::ct_flush_zone(xid, *zone));
+        }
+        conn.send(&bytes).await?;
+        for (_, e) in conn.barrier().await? {
+            tracing::warn!(error = %e, "the switch refused to flush a conntrack zone");
+        }
+        tracing::info!(zones = self.flush.len(), "conntrack zones flushed");
+        tracing::debug!(zones = ?self.flush, "the conntrack zones flushed");
+        self.flush.clear();
+        Ok(())
     }
 
     pub fn is_connected(&self) -> bool {
@@ -180,6 +221,12 @@ impl Ofctrl {
             self.conn = Some(c);
             self.installed.clear();
             stats.full = true;
+        }
+        if let Err(e) = self.send_flushes().await {
+            if matches!(e, OfpError::Io(_) | OfpError::Closed) {
+                self.disconnect();
+            }
+            return Err(e);
         }
         // The new installed state of every key this bundle touches (None: deleted).
         let mut next: Vec<(Key, Option<Flow>)> = Vec::new();

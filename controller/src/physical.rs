@@ -23,10 +23,11 @@ use flowgen::expr::symtab::{flag, REG_CT_ZONE, REG_DNAT_ZONE, REG_FLAGS, REG_INP
 use flowgen::layout;
 use flowgen::ofp::{Action, Field, Flow, Match, Port, Subfield};
 
-/// Where a logical port is, as seen from this chassis.
+/// Where a logical port is, as seen from this chassis. `ct_zone` is the port's conntrack zone from
+/// [`crate::ct_zones`] (0, the switch's shared default zone, only when every zone is taken).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    /// A VIF (or localnet patch port) on this chassis' integration bridge.
+    /// A VIF (or a container on one) on this chassis' integration bridge.
     Local { ofport: u16, ct_zone: u16 },
     /// A localnet port: the patch port to the bridge of its physical network.
     Localnet { ofport: u16, ct_zone: u16 },
@@ -48,6 +49,18 @@ pub struct PortFlows {
     pub location: Location,
 }
 
+impl PortFlows {
+    /// The datapaths (tunnel keys) whose zones [`port_flows`] loads for this port: its own, and a patch
+    /// peer's. When those zones change, these flows must be recomputed.
+    pub fn zone_datapaths(&self) -> impl Iterator<Item = u32> {
+        let peer = match self.location {
+            Location::Patch { peer_datapath, .. } => Some(peer_datapath),
+            _ => None,
+        };
+        std::iter::once(self.datapath).chain(peer)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupFlows {
     pub datapath: u32,
@@ -61,7 +74,8 @@ pub struct GroupFlows {
     pub tunnels: Vec<u16>,
 }
 
-/// A datapath's conntrack zones (routers have a DNAT and an SNAT zone).
+/// A datapath's conntrack zones: a router's DNAT and SNAT zones from [`crate::ct_zones`] (0 for a router
+/// with none: not local to this chassis, or every zone taken); a switch's are not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatapathZones {
     pub key: u32,

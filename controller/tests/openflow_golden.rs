@@ -3,6 +3,7 @@
 //! `ovs-ofctl dump-flows --no-stats` prints it, sorted, with cookies (derived from random logical-flow
 //! UUIDs) and conjunction ids taken out. `UPDATE_GOLDEN=1` rewrites them; read the diff.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,9 @@ fn start(s: &Scenario) -> Running {
         &[&format!("--nb-db={}", nb.remote()), &format!("--sb-db={}", sb.remote())],
         Some(&nb.dir().join("northd.log")),
     );
+    // The whole Southbound before the controller starts: its conntrack zones are numbered in the order
+    // their users appear, and a half-written Southbound would make that order (so the golden) a race.
+    run(&workspace_bin("nbctl"), &[&format!("--db={}", nb.remote()), "--wait=sb", "sync"], &[]).ok();
 
     // The chassis: br-int with the VIFs first (so ofports are the same every run), then the agent.
     let sw = Vswitch::start("br-int");
@@ -270,4 +274,120 @@ fn incremental_updates_match_a_fresh_start() {
         "incrementally maintained br-int differs from a fresh computation (- fresh, + incremental):\n{}",
         diff.join("\n")
     );
+}
+
+/// The conntrack zones br-int's `external_ids` records (`ct-zone-<user>=<zone>`).
+fn recorded_zones(sw: &Vswitch) -> BTreeMap<String, u16> {
+    let ids = sw.vsctl(&["get", "bridge", "br-int", "external_ids"]).ok().stdout;
+    ids.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split(", ")
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let user = k.trim_matches('"').strip_prefix("ct-zone-")?;
+            Some((user.to_string(), v.trim_matches('"').parse().ok()?))
+        })
+        .collect()
+}
+
+fn wait_for_zones(r: &Running, want: &BTreeMap<String, u16>) {
+    let t0 = Instant::now();
+    while recorded_zones(&r.sw) != *want {
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "br-int records {:?}, not {want:?}:\n{}",
+            recorded_zones(&r.sw),
+            r.controller.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stops the controller the way a crash would, runs `meanwhile` (on the switch, with no controller), and
+/// starts a fresh one.
+fn restart_controller(r: Running, log: &str, meanwhile: impl FnOnce(&Vswitch)) -> Running {
+    let Running { nb, sb, _northd, sw, controller } = r;
+    drop(controller);
+    meanwhile(&sw);
+    let controller = start_controller(&sw, &[], log);
+    Running { nb, sb, _northd, sw, controller }
+}
+
+/// Conntrack zones: every local port and both zones of every local router distinct, recorded in br-int's
+/// `external_ids`, loaded into reg13 (port) and reg11 / reg12 (router DNAT / SNAT), and the same after a
+/// restart, so the same flows: vm2 comes first and vm1 and a second router later, an order a fresh
+/// allocation would not give, so only what br-int records can give the zones back. A zone pinned by hand
+/// while the controller is stopped is honoured; a port that leaves frees its zone and its key.
+#[test]
+fn conntrack_zones_are_unique_recorded_and_kept_across_restarts() {
+    let s = Scenario { golden: "", script: "two-switches-router/topology.sh", env: &[], chassis: "hv1", vifs: &["vm2"], mappings: &[] };
+    let both = Scenario { vifs: &["vm1", "vm2"], ..s };
+    let r = start(&s);
+    settle(&r, &s);
+    let dp = |r: &Running, name: &str| {
+        let found = r.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Datapath_Binding", &format!("external_ids:name={name}")]);
+        found.ok().stdout.trim().to_string()
+    };
+    let lr0 = dp(&r, "lr0");
+    let zones = |pairs: &[(&str, u16)]| -> BTreeMap<String, u16> { pairs.iter().map(|(u, z)| (u.to_string(), *z)).collect() };
+    let (lr0_dnat, lr0_snat) = (format!("{lr0}_dnat"), format!("{lr0}_snat"));
+    wait_for_zones(&r, &zones(&[("vm2", 1), (&lr0_dnat, 2), (&lr0_snat, 3)]));
+
+    // A second router on sw1 (local: sw1 is reached from vm2 through lr0), then vm1 on sw1.
+    let nbctl = workspace_bin("nbctl");
+    let db = format!("--db={}", r.nb.remote());
+    let lsp =
+        ["--", "lsp-add", "sw1", "sw1-lr1", "--", "lsp-set-type", "sw1-lr1", "router", "--", "lsp-set-addresses", "sw1-lr1", "router"];
+    let mut args = vec![db.as_str(), "--wait=sb", "lr-add", "lr1", "--", "lrp-add", "lr1", "lr1-sw1", "00:00:00:00:ff:11", "10.1.0.254/24"];
+    args.extend(lsp);
+    args.extend(["--", "lsp-set-options", "sw1-lr1", "router-port=lr1-sw1"]);
+    run(&nbctl, &args, &[]).ok();
+    let lr1 = dp(&r, "lr1");
+    let (lr1_dnat, lr1_snat) = (format!("{lr1}_dnat"), format!("{lr1}_snat"));
+    wait_for_zones(&r, &zones(&[("vm2", 1), (&lr0_dnat, 2), (&lr0_snat, 3), (&lr1_dnat, 4), (&lr1_snat, 5)]));
+    r.sw.vsctl(&["add-port", "br-int", "vm1", "--", "set", "Interface", "vm1", "type=internal", "external_ids:iface-id=vm1"]).ok();
+    let all = zones(&[("vm1", 6), ("vm2", 1), (&lr0_dnat, 2), (&lr0_snat, 3), (&lr1_dnat, 4), (&lr1_snat, 5)]);
+    wait_for_zones(&r, &all);
+    let before = settle(&r, &both);
+    // vm2 is ofport 1, vm1 ofport 2: each enters the pipeline in its own zone; the routers' zones are loaded
+    // where their pipelines begin (a patch port from a switch).
+    for want in [
+        "priority=100,in_port=1 actions=set_field:0x3->metadata,set_field:0x2->reg14,set_field:0x1/0xffff->reg13,resubmit(,8)",
+        "priority=100,in_port=2 actions=set_field:0x2->metadata,set_field:0x2->reg14,set_field:0x6/0xffff->reg13,resubmit(,8)",
+        "set_field:0x2/0xffff->reg11,set_field:0x3/0xffff->reg12",
+        "set_field:0x4/0xffff->reg11,set_field:0x5/0xffff->reg12",
+    ] {
+        assert!(before.contains(want), "no {want:?} in br-int:\n{before}");
+    }
+    let log = r.controller.log_text();
+    assert!(log.contains("conntrack zones flushed") && !log.contains("refused"), "new zones are flushed, and the switch agrees:\n{log}");
+
+    // A restart, with a key left over for a port that is gone: the same zones, the same flows, and no zone
+    // flushed (the connections in them are kept); the stale key goes.
+    let r = restart_controller(r, "controller-restarted.log", |sw| {
+        sw.vsctl(&["set", "bridge", "br-int", "external_ids:ct-zone-gone=7"]).ok();
+    });
+    let after = settle(&r, &both);
+    let diff = tests::diff_lines(&before, &after);
+    assert!(diff.is_empty(), "br-int changed across the restart (- before, + after):\n{}", diff.join("\n"));
+    wait_for_zones(&r, &all);
+    let log = r.controller.log_text();
+    assert!(!log.contains("conntrack zones flushed"), "restored zones must keep their connections:\n{log}");
+
+    // vm1's zone pinned by hand while the controller is stopped.
+    let r = restart_controller(r, "controller-pinned.log", |sw| {
+        sw.vsctl(&["set", "bridge", "br-int", "external_ids:ct-zone-vm1=500"]).ok();
+    });
+    let mut pinned = all.clone();
+    pinned.insert("vm1".to_string(), 500);
+    wait_for_zones(&r, &pinned);
+    let after = settle(&r, &both);
+    assert!(after.contains("in_port=2 actions=set_field:0x2->metadata,set_field:0x2->reg14,set_field:0x1f4/0xffff->reg13"), "{after}");
+    assert!(!after.contains("0x6/0xffff->reg13"), "vm1's old zone is still in use:\n{after}");
+
+    // vm1 leaves: its zone and its key go.
+    r.sw.vsctl(&["del-port", "br-int", "vm1"]).ok();
+    pinned.remove("vm1");
+    wait_for_zones(&r, &pinned);
 }

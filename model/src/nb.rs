@@ -27,40 +27,18 @@ pub mod table {
     pub const GATEWAY_CHASSIS: &str = "Gateway_Chassis";
     pub const NAT: &str = "NAT";
     pub const STATIC_ROUTE: &str = "Logical_Router_Static_Route";
-    /// Every table the typed views read.
-    pub const ALL: [&str; 8] =
-        [NB_GLOBAL, LOGICAL_SWITCH, LOGICAL_SWITCH_PORT, LOGICAL_ROUTER, LOGICAL_ROUTER_PORT, GATEWAY_CHASSIS, NAT, STATIC_ROUTE];
+    pub const PORT_GROUP: &str = "Port_Group";
+    pub const ADDRESS_SET: &str = "Address_Set";
+
+    /// Every table the typed views read, NB_Global first.
+    pub const ALL: &[&str] = super::TABLES;
 
     /// The columns the typed views read, per table of [`ALL`] (and `Logical_Switch_Port.up`, which northd
     /// reads from its replica). A client that builds only these views monitors only these: ovsdb-server
     /// sends every monitored column of every row, defaults included, and at 10,000 ports composing the
     /// initial `Logical_Switch_Port` contents costs it 60-70 ms of CPU with these columns against 102-108
     /// ms with all of them. The test `nb::tests::views_read_only_their_columns` keeps this list honest.
-    pub const COLUMNS: [(&str, &[&str]); 8] = [
-        (NB_GLOBAL, &["hv_cfg", "nb_cfg", "options", "sb_cfg"]),
-        (LOGICAL_SWITCH, &["external_ids", "name", "other_config", "ports"]),
-        (
-            LOGICAL_SWITCH_PORT,
-            &[
-                "addresses",
-                "enabled",
-                "external_ids",
-                "name",
-                "options",
-                "parent_name",
-                "port_security",
-                "tag",
-                "tag_request",
-                "type",
-                "up",
-            ],
-        ),
-        (LOGICAL_ROUTER, &["enabled", "external_ids", "name", "nat", "options", "ports", "static_routes"]),
-        (LOGICAL_ROUTER_PORT, &["enabled", "gateway_chassis", "mac", "name", "networks", "options", "peer"]),
-        (GATEWAY_CHASSIS, &["chassis_name", "name", "priority"]),
-        (NAT, &["external_ip", "external_mac", "external_port_range", "gateway_port", "logical_ip", "logical_port", "type"]),
-        (STATIC_ROUTE, &["ip_prefix", "nexthop", "output_port", "policy", "route_table"]),
-    ];
+    pub const COLUMNS: &[(&str, &[&str])] = super::COLUMNS;
 }
 
 /// A Northbound row that could not be read.
@@ -371,22 +349,162 @@ impl StaticRoute {
     }
 }
 
-/// Every typed row of a Northbound replica, keyed by UUID, with the rows that could not be read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NbSnapshot {
-    pub global: Option<NbGlobal>,
-    pub switches: BTreeMap<Uuid, LogicalSwitch>,
-    pub switch_ports: BTreeMap<Uuid, LogicalSwitchPort>,
-    pub routers: BTreeMap<Uuid, LogicalRouter>,
-    pub router_ports: BTreeMap<Uuid, LogicalRouterPort>,
-    pub gateway_chassis: BTreeMap<Uuid, GatewayChassis>,
-    pub nats: BTreeMap<Uuid, Nat>,
-    pub static_routes: BTreeMap<Uuid, StaticRoute>,
-    /// `switch_ports` by name (the schema keeps names unique).
-    port_names: HashMap<String, Uuid>,
-    /// The rows that could not be read, in row order.
-    pub errors: Vec<NbError>,
-    row_errors: BTreeMap<Uuid, NbError>,
+/// A group of switch ports (across switches), named in matches as `@name`; its ports' addresses form the
+/// implicit address sets `$name_ip4` and `$name_ip6`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PortGroup {
+    pub uuid: Uuid,
+    pub name: String,
+    pub ports: Vec<Uuid>,
+}
+
+impl PortGroup {
+    pub fn from_row(row: &Row) -> PortGroup {
+        PortGroup { uuid: row.uuid, name: row.str("name").to_string(), ports: row.get("ports").uuids().collect() }
+    }
+}
+
+/// A named set of addresses, used in matches as `$name`. Entries are kept as written (IPs, networks or
+/// MACs); a bad entry is the reader's to report, as ovn-northd copies them unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AddressSet {
+    pub uuid: Uuid,
+    pub name: String,
+    pub addresses: Vec<String>,
+}
+
+impl AddressSet {
+    pub fn from_row(row: &Row) -> AddressSet {
+        AddressSet {
+            uuid: row.uuid,
+            name: row.str("name").to_string(),
+            addresses: row.get("addresses").strings().map(str::to_string).collect(),
+        }
+    }
+}
+
+/// A typed view of one Northbound table, declared once: its table, the columns it reads (the only ones
+/// a client that builds the views monitors), and how a row is read.
+pub trait NbView: Sized {
+    const TABLE: &'static str;
+    const COLUMNS: &'static [&'static str];
+    fn read(row: &Row) -> Result<Self, NbError>;
+}
+
+/// Implements [`NbView`] for a view with its table and columns.
+macro_rules! view {
+    ($view:ty, $table:expr, [$($col:literal),* $(,)?], infallible) => {
+        view!($view, $table, [$($col),*], |row| Ok(<$view>::from_row(row)));
+    };
+    ($view:ty, $table:expr, [$($col:literal),* $(,)?], fallible) => {
+        view!($view, $table, [$($col),*], <$view>::from_row);
+    };
+    ($view:ty, $table:expr, [$($col:literal),* $(,)?], $read:expr) => {
+        impl NbView for $view {
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static [&'static str] = &[$($col),*];
+            fn read(row: &Row) -> Result<Self, NbError> {
+                ($read)(row)
+            }
+        }
+    };
+}
+
+view!(NbGlobal, table::NB_GLOBAL, ["hv_cfg", "nb_cfg", "options", "sb_cfg"], infallible);
+view!(LogicalSwitch, table::LOGICAL_SWITCH, ["external_ids", "name", "other_config", "ports"], infallible);
+view!(
+    LogicalSwitchPort,
+    table::LOGICAL_SWITCH_PORT,
+    ["addresses", "enabled", "external_ids", "name", "options", "parent_name", "port_security", "tag", "tag_request", "type", "up"],
+    fallible
+);
+view!(LogicalRouter, table::LOGICAL_ROUTER, ["enabled", "external_ids", "name", "nat", "options", "ports", "static_routes"], infallible);
+view!(
+    LogicalRouterPort,
+    table::LOGICAL_ROUTER_PORT,
+    ["enabled", "gateway_chassis", "mac", "name", "networks", "options", "peer"],
+    fallible
+);
+view!(GatewayChassis, table::GATEWAY_CHASSIS, ["chassis_name", "name", "priority"], infallible);
+view!(
+    Nat,
+    table::NAT,
+    ["external_ip", "external_mac", "external_port_range", "gateway_port", "logical_ip", "logical_port", "type"],
+    fallible
+);
+view!(StaticRoute, table::STATIC_ROUTE, ["ip_prefix", "nexthop", "output_port", "policy", "route_table"], fallible);
+view!(PortGroup, table::PORT_GROUP, ["name", "ports"], infallible);
+view!(AddressSet, table::ADDRESS_SET, ["addresses", "name"], infallible);
+
+/// The snapshot's tables, declared once: each line is a field of [`NbSnapshot`] (rows by UUID) and its
+/// view. Everything that lists tables (`table::ALL`, `table::COLUMNS`, reading and forgetting rows,
+/// listing a table's UUIDs) is generated from this list.
+macro_rules! snapshot_tables {
+    ($($field:ident: $view:ty),* $(,)?) => {
+        const TABLES: &[&str] = &[table::NB_GLOBAL, $(<$view as NbView>::TABLE),*];
+        const COLUMNS: &[(&str, &[&str])] = &[(table::NB_GLOBAL, NbGlobal::COLUMNS), $((<$view as NbView>::TABLE, <$view as NbView>::COLUMNS)),*];
+
+        /// Every typed row of a Northbound replica, keyed by UUID, with the rows that could not be read.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct NbSnapshot {
+            pub global: Option<NbGlobal>,
+            $(pub $field: BTreeMap<Uuid, $view>,)*
+            /// `switch_ports` by name (the schema keeps names unique).
+            port_names: HashMap<String, Uuid>,
+            /// The rows that could not be read, in row order.
+            pub errors: Vec<NbError>,
+            row_errors: BTreeMap<Uuid, NbError>,
+        }
+
+        impl NbSnapshot {
+            /// The UUIDs of the rows of table `t` that were read.
+            pub fn uuids(&self, t: &str) -> Vec<Uuid> {
+                $(if t == <$view as NbView>::TABLE {
+                    return self.$field.keys().copied().collect();
+                })*
+                Vec::new()
+            }
+
+            fn forget_view(&mut self, t: &str, u: Uuid) {
+                $(if t == <$view as NbView>::TABLE {
+                    self.$field.remove(&u);
+                })*
+            }
+
+            fn read_view(&mut self, t: &str, row: &Row) {
+                $(if t == <$view as NbView>::TABLE {
+                    match <$view as NbView>::read(row) {
+                        Ok(v) => drop(self.$field.insert(row.uuid, v)),
+                        Err(e) => drop(self.row_errors.insert(row.uuid, e)),
+                    }
+                })*
+            }
+
+            /// The typed view of `row` as table `t`, for tests: its debug text, or the error.
+            #[cfg(test)]
+            fn view_text(t: &str, row: &Row) -> Option<Result<String, NbError>> {
+                if t == table::NB_GLOBAL {
+                    return Some(NbGlobal::read(row).map(|v| format!("{v:?}")));
+                }
+                $(if t == <$view as NbView>::TABLE {
+                    return Some(<$view as NbView>::read(row).map(|v| format!("{v:?}")));
+                })*
+                None
+            }
+        }
+    };
+}
+
+snapshot_tables! {
+    switches: LogicalSwitch,
+    switch_ports: LogicalSwitchPort,
+    routers: LogicalRouter,
+    router_ports: LogicalRouterPort,
+    gateway_chassis: GatewayChassis,
+    nats: Nat,
+    static_routes: StaticRoute,
+    port_groups: PortGroup,
+    address_sets: AddressSet,
 }
 
 impl NbSnapshot {
@@ -423,53 +541,31 @@ impl NbSnapshot {
 
     fn forget(&mut self, t: &str, u: Uuid) {
         self.row_errors.remove(&u);
-        match t {
-            table::NB_GLOBAL if self.global.as_ref().is_some_and(|g| g.uuid == u) => self.global = None,
-            table::LOGICAL_SWITCH => drop(self.switches.remove(&u)),
-            table::LOGICAL_SWITCH_PORT => {
-                if let Some(old) = self.switch_ports.remove(&u) {
-                    if self.port_names.get(&old.name) == Some(&u) {
-                        self.port_names.remove(&old.name);
-                    }
+        if t == table::NB_GLOBAL && self.global.as_ref().is_some_and(|g| g.uuid == u) {
+            self.global = None;
+        }
+        if t == table::LOGICAL_SWITCH_PORT {
+            if let Some(old) = self.switch_ports.get(&u) {
+                if self.port_names.get(&old.name) == Some(&u) {
+                    self.port_names.remove(&old.name);
                 }
             }
-            table::LOGICAL_ROUTER => drop(self.routers.remove(&u)),
-            table::LOGICAL_ROUTER_PORT => drop(self.router_ports.remove(&u)),
-            table::GATEWAY_CHASSIS => drop(self.gateway_chassis.remove(&u)),
-            table::NAT => drop(self.nats.remove(&u)),
-            table::STATIC_ROUTE => drop(self.static_routes.remove(&u)),
-            _ => {}
         }
+        self.forget_view(t, u);
     }
 
     fn read_row(&mut self, t: &str, row: &Row) {
-        fn keep<T>(map: &mut BTreeMap<Uuid, T>, errors: &mut BTreeMap<Uuid, NbError>, uuid: Uuid, v: Result<T, NbError>) {
-            match v {
-                Ok(v) => {
-                    map.insert(uuid, v);
-                }
-                Err(e) => {
-                    errors.insert(uuid, e);
-                }
+        if t == table::NB_GLOBAL {
+            if self.global.is_none() {
+                self.global = Some(NbGlobal::from_row(row));
             }
+            return;
         }
-        let u = row.uuid;
-        match t {
-            table::NB_GLOBAL if self.global.is_none() => self.global = Some(NbGlobal::from_row(row)),
-            table::LOGICAL_SWITCH => drop(self.switches.insert(u, LogicalSwitch::from_row(row))),
-            table::LOGICAL_ROUTER => drop(self.routers.insert(u, LogicalRouter::from_row(row))),
-            table::GATEWAY_CHASSIS => drop(self.gateway_chassis.insert(u, GatewayChassis::from_row(row))),
-            table::LOGICAL_SWITCH_PORT => {
-                let lsp = LogicalSwitchPort::from_row(row);
-                if let Ok(p) = &lsp {
-                    self.port_names.insert(p.name.clone(), u);
-                }
-                keep(&mut self.switch_ports, &mut self.row_errors, u, lsp);
+        self.read_view(t, row);
+        if t == table::LOGICAL_SWITCH_PORT {
+            if let Some(p) = self.switch_ports.get(&row.uuid) {
+                self.port_names.insert(p.name.clone(), row.uuid);
             }
-            table::LOGICAL_ROUTER_PORT => keep(&mut self.router_ports, &mut self.row_errors, u, LogicalRouterPort::from_row(row)),
-            table::NAT => keep(&mut self.nats, &mut self.row_errors, u, Nat::from_row(row)),
-            table::STATIC_ROUTE => keep(&mut self.static_routes, &mut self.row_errors, u, StaticRoute::from_row(row)),
-            _ => {}
         }
     }
 }
@@ -514,25 +610,18 @@ mod tests {
             table::GATEWAY_CHASSIS => vec![("name", s("gc")), ("chassis_name", s("ch1"))],
             table::NAT => vec![("type", s("dnat_and_snat")), ("external_ip", s("172.16.0.10")), ("logical_ip", s("10.0.0.2"))],
             table::STATIC_ROUTE => vec![("ip_prefix", s("0.0.0.0/0")), ("nexthop", s("172.16.0.1"))],
+            table::PORT_GROUP => vec![("name", s("pg"))],
+            table::ADDRESS_SET => vec![("name", s("as"))],
             _ => Vec::new(),
         }
     }
 
     /// The typed view of `row` as table `t`, and whether it was read without error.
     fn view(t: &str, row: &Row) -> (String, bool) {
-        fn res<T: fmt::Debug>(r: Result<T, NbError>) -> (String, bool) {
-            (format!("{r:?}"), r.is_ok())
-        }
-        match t {
-            table::NB_GLOBAL => (format!("{:?}", NbGlobal::from_row(row)), true),
-            table::LOGICAL_SWITCH => (format!("{:?}", LogicalSwitch::from_row(row)), true),
-            table::LOGICAL_SWITCH_PORT => res(LogicalSwitchPort::from_row(row)),
-            table::LOGICAL_ROUTER => (format!("{:?}", LogicalRouter::from_row(row)), true),
-            table::LOGICAL_ROUTER_PORT => res(LogicalRouterPort::from_row(row)),
-            table::GATEWAY_CHASSIS => (format!("{:?}", GatewayChassis::from_row(row)), true),
-            table::NAT => res(Nat::from_row(row)),
-            table::STATIC_ROUTE => res(StaticRoute::from_row(row)),
-            other => panic!("no view for {other}"),
+        match NbSnapshot::view_text(t, row) {
+            Some(Ok(v)) => (v, true),
+            Some(Err(e)) => (format!("{e:?}"), false),
+            None => panic!("no view for {t}"),
         }
     }
 
@@ -543,8 +632,8 @@ mod tests {
         let text = std::fs::read_to_string(SCHEMA)
             .unwrap_or_else(|e| panic!("{SCHEMA}: {e} (OVN's schemas come with ovn-common: scripts/install-deps.sh)"));
         let schema = DatabaseSchema::from_json(&serde_json::from_str(&text).expect("schema JSON")).expect("NB schema");
-        assert_eq!(table::COLUMNS.map(|(t, _)| t), table::ALL);
-        for (t, listed) in table::COLUMNS {
+        assert_eq!(table::COLUMNS.iter().map(|(t, _)| *t).collect::<Vec<_>>(), table::ALL);
+        for &(t, listed) in table::COLUMNS {
             let ts = schema.table(t).unwrap_or_else(|| panic!("{t} is not in the NB schema"));
             for c in listed {
                 assert!(ts.column(c).is_some(), "{t}.{c} is not in the NB schema");

@@ -2,12 +2,13 @@
 //!
 //! ```text
 //!   NB session ─┐ (change)                      ┌─▶ SB transact (only the difference)
-//!               ├─▶ snapshot ─▶ translate ─▶ plan ┤      └─▶ wait until the SB replica shows it
+//!               ├─▶ NB index ─▶ engine ────▶ plan ┤      └─▶ wait until the SB replica shows it
 //!   SB session ─┘                                └─▶ NB_Global.sb_cfg / hv_cfg (for `--wait=sb|hv`)
 //! ```
-//! Work is incremental: the NB snapshot re-reads only the rows the replica says changed, the
-//! [`Engine`] recomputes only the units whose inputs changed, and the sync writes only the flows that
-//! appeared or disappeared and the rows of recomputed units ([`sync_delta`]). A full pass (fresh engine,
+//! Work is incremental: the NB index re-reads only the rows the replica says changed and says which of
+//! the builders' recorded reads they touch, the [`Engine`] recomputes only the units that made those
+//! reads, and the sync writes only the flows that appeared or disappeared and the rows of recomputed
+//! units ([`sync_delta`]). A full pass (fresh engine,
 //! every SB row compared) runs at start, after the Southbound reconnects, after a failed write, and every
 //! round with `--recompute-always`. A database that goes away is reconnected by its [`Session`]; bad
 //! Northbound rows are logged once, skipped, and everything else keeps being served.
@@ -23,6 +24,7 @@ use model::ovsdb::{Datum, Uuid, UuidGen};
 use crate::sync::{self, Extras, SB_DB_NAME};
 use crate::sync_delta::{self, SbIndex};
 use crate::translate::engine::Engine;
+use crate::translate::index::{Dep, NbIndex};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,18 +37,18 @@ pub struct Config {
 /// What northd keeps between rounds.
 #[derive(Default)]
 struct State {
-    snapshot: Option<NbSnapshot>,
+    /// The Northbound as the builders read it; kept across Southbound reconnects.
+    index: Option<NbIndex>,
+    /// The builders' reads that Northbound changes touched since the engine last ran.
+    changed: Vec<Dep>,
     /// The engine and the SB index, valid for one SB connection (`sb_syncs`).
     engine: Option<(Engine, SbIndex, u64)>,
-    /// NB rows the translation reads changed since the engine last ran (NB_Global alone, e.g. our own
-    /// `sb_cfg` writes, does not count: nothing in the translation reads it).
+    /// `changed` is not empty: something the builders read changed since the engine last ran.
     nb_dirty: bool,
     /// The switch ports whose `up` may need copying to the Northbound.
     stale_ports: sync::StalePorts,
     /// The last round left the port state for the next one (see the end of [`round`]).
     port_copy_deferred: bool,
-    /// Logical_Switch_Port rows changed since the engine last ran.
-    changed_lsps: BTreeSet<Uuid>,
     logged: BTreeSet<String>,
     /// UUIDs for rows that later batches of one write refer to.
     ids: UuidGen,
@@ -89,7 +91,7 @@ pub async fn run(config: Config) {
     // snapshot does not read those ports again; it only marks their state to be checked.
     // Only the columns the snapshot reads are monitored (nb::table::COLUMNS).
     let nb_config = nb::table::COLUMNS.iter().fold(
-        SessionConfig::new(&config.nb_remote, nb::DB_NAME, &nb::table::ALL).quiet_columns(nb::table::LOGICAL_SWITCH_PORT, &["up"]),
+        SessionConfig::new(&config.nb_remote, nb::DB_NAME, nb::table::ALL).quiet_columns(nb::table::LOGICAL_SWITCH_PORT, &["up"]),
         |c, (table, columns)| c.only_columns(table, columns),
     );
     let nb = Session::start(nb_config);
@@ -133,23 +135,22 @@ async fn round(
         // `up` alone (northd's own copy, normally) is a quiet column: see `run`.
         let up_only = r.take_quiet_changes();
         let lsps: Vec<Uuid> = changes.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten().copied().collect();
-        state.nb_dirty |= changes.keys().any(|t| t != nb::table::NB_GLOBAL && t != nb::table::LOGICAL_SWITCH_PORT);
         let up_only = up_only.get(nb::table::LOGICAL_SWITCH_PORT).into_iter().flatten();
         state.stale_ports.add_rows(r, nb::table::LOGICAL_SWITCH_PORT, "name", lsps.iter().chain(up_only));
-        state.changed_lsps.extend(&lsps);
-        match state.snapshot.as_mut() {
-            Some(snap) if !recompute_always => snap.apply_changes(r, &changes),
-            _ => state.snapshot = Some(NbSnapshot::from_replica(r)),
+        // The index says which of the builders' reads the changes touched (a change of NB_Global, e.g.
+        // our own `sb_cfg` write, or of a column no builder reads, touches none).
+        match state.index.as_mut() {
+            Some(ix) if !recompute_always => state.changed.extend(ix.apply_changes(r, &changes)),
+            _ => {
+                let (ix, deps) = NbIndex::new(NbSnapshot::from_replica(r));
+                state.index = Some(ix);
+                state.changed = deps;
+            }
         }
-        // A port whose hashed columns did not change changes nothing downstream.
-        if let (Some(snap), Some((engine, _, _))) = (state.snapshot.as_ref(), state.engine.as_ref()) {
-            state.nb_dirty |= lsps.iter().any(|u| engine.lsp_changed(*u, snap.switch_ports.get(u)));
-        } else {
-            state.nb_dirty |= !lsps.is_empty();
-        }
-        state.snapshot.as_ref().and_then(|s| s.global.clone())
+        state.nb_dirty = !state.changed.is_empty();
+        state.index.as_ref().and_then(|ix| ix.snapshot().global.clone())
     };
-    let Some(snapshot) = state.snapshot.as_ref() else { return Ok(()) };
+    let Some(index) = state.index.as_ref() else { return Ok(()) };
     let nb_cfg = nb_global.as_ref().map_or(0, |g| g.nb_cfg);
     let extras = Extras { nb_cfg, options: sb_options(), defaults: defaults.clone() };
     let snapshot_ms = started.elapsed().as_millis() as u64;
@@ -178,7 +179,7 @@ async fn round(
         let t = Instant::now();
         let (txn, counts, flow_keys, recomputed) = if fresh {
             let mut engine = Engine::with_keys(sync::current_keys(r));
-            let delta = engine.run(snapshot);
+            let delta = engine.run_full(index);
             let engine_ms = t.elapsed().as_millis() as u64;
             let (txn, counts, flow_keys) = sync::plan(&engine.wanted(), r, &extras, &mut state.ids);
             let plan_ms = t.elapsed().as_millis() as u64 - engine_ms;
@@ -186,14 +187,17 @@ async fn round(
             tracing::debug!(engine_ms, plan_ms, "full pass");
             state.nb_dirty = false;
             state.stale_ports = sync::StalePorts::All;
-            state.changed_lsps.clear();
+            state.changed.clear();
             (txn, counts, flow_keys, delta.recomputed)
         } else {
             let Some((engine, ix, _)) = state.engine.as_mut() else { return Ok(()) };
             let touched = ix.apply(r, &changes, &inserted);
             let index_us = t.elapsed().as_micros() as u64;
             let delta = if std::mem::take(&mut state.nb_dirty) {
-                engine.run_changed(snapshot, &std::mem::take(&mut state.changed_lsps))
+                let mut changed = std::mem::take(&mut state.changed);
+                changed.sort_unstable();
+                changed.dedup();
+                engine.run_changes(index, &changed)
             } else {
                 Default::default()
             };
@@ -257,8 +261,10 @@ async fn round(
     }
     state.port_copy_deferred = false;
     let stale = std::mem::take(&mut state.stale_ports);
-    let ups = match (nb.replica().as_ref(), sb.replica().as_ref(), state.snapshot.as_ref(), state.engine.as_ref()) {
-        (Some(n), Some(s), Some(snap), Some((_, ix, _))) => sync::nb_port_up(n, s, &stale, |p| snap.port_named(p), |p| ix.port_row(p)),
+    let ups = match (nb.replica().as_ref(), sb.replica().as_ref(), state.index.as_ref(), state.engine.as_ref()) {
+        (Some(n), Some(s), Some(nbix), Some((_, ix, _))) => {
+            sync::nb_port_up(n, s, &stale, |p| nbix.snapshot().port_named(p), |p| ix.port_row(p))
+        }
         // No index to find single ports by: look at all of them.
         (Some(n), Some(s), _, _) if !stale.is_empty() => sync::nb_port_up(n, s, &sync::StalePorts::All, |_| None, |_| None),
         _ => Vec::new(),

@@ -36,7 +36,7 @@ fn our_rendering(nb: &OvsdbServer) -> (String, Vec<String>) {
         let schema = Arc::new(client.get_schema(model::nb::DB_NAME).await.expect("schema"));
         let mut r = Replica::new(schema);
         let initial = client
-            .monitor_cond(model::nb::DB_NAME, serde_json::json!("golden"), r.monitor_requests(&model::nb::table::ALL))
+            .monitor_cond(model::nb::DB_NAME, serde_json::json!("golden"), r.monitor_requests(model::nb::table::ALL))
             .await
             .expect("monitor");
         r.apply_update2(&initial).expect("apply");

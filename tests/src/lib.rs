@@ -19,7 +19,7 @@ pub use vswitch::Vswitch;
 /// Which Debian package provides a program the tests run.
 fn package_of(program: &str) -> &'static str {
     match program {
-        "ovn-nbctl" | "ovn-sbctl" => "ovn-common",
+        "ovn-nbctl" | "ovn-sbctl" | "ovn-trace" => "ovn-common",
         "ovn-northd" => "ovn-central",
         "ovn-controller" => "ovn-host",
         "unshare" => "util-linux",

@@ -34,6 +34,20 @@ impl Daemon {
         Daemon { child, name: program.display().to_string(), log: log.map(Path::to_path_buf) }
     }
 
+    /// OVN's own `ovn-northd` translating the Northbound at `nb` into the Southbound at `sb` (remotes), with
+    /// its log (`ovn-northd.log`), control socket and console output (`ovn-northd.out`) in `dir`.
+    pub fn ovn_northd(nb: &str, sb: &str, dir: &Path) -> Daemon {
+        let file = |name: &str| dir.join(name).display().to_string();
+        let args = [
+            format!("--ovnnb-db={nb}"),
+            format!("--ovnsb-db={sb}"),
+            format!("--log-file={}", file("ovn-northd.log")),
+            format!("--unixctl={}", file("ovn-northd.ctl")),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).chain(["--no-chdir", "-vconsole:off"]).collect();
+        Daemon::start(&crate::require("ovn-northd"), &args, Some(&dir.join("ovn-northd.out")))
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -107,7 +107,7 @@ fn replica_follows_another_client_and_survives_a_restart() {
     let mut nb = OvsdbServer::nb();
     let rt = rt();
     let remote = nb.remote();
-    let mut config = SessionConfig::new(&remote, nb::DB_NAME, &table::ALL);
+    let mut config = SessionConfig::new(&remote, nb::DB_NAME, table::ALL);
     config.backoff_max = Duration::from_millis(200);
     let session = rt.block_on(async { Session::start(config) });
     rt.block_on(async {
@@ -185,7 +185,7 @@ fn replica_follows_optional_columns() {
     let nb = OvsdbServer::nb();
     let rt = rt();
     let remote = nb.remote();
-    let session = rt.block_on(async { Session::start(SessionConfig::new(&remote, nb::DB_NAME, &table::ALL)) });
+    let session = rt.block_on(async { Session::start(SessionConfig::new(&remote, nb::DB_NAME, table::ALL)) });
     rt.block_on(async { session.wait_synced(1).await });
     let enabled = |s: &Session| -> Option<Datum> {
         s.replica().as_ref().and_then(|r| r.table(table::LOGICAL_SWITCH_PORT).next().map(|p| p.get("enabled").clone()))

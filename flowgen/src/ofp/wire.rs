@@ -313,6 +313,17 @@ pub fn set_packet_in_format(xid: u32, format: u32) -> Vec<u8> {
     b
 }
 
+/// Nicira `NXT_CT_FLUSH_ZONE`: drops every connection-tracking entry of `zone`.
+pub fn ct_flush_zone(xid: u32, zone: u16) -> Vec<u8> {
+    let mut b = header(msg::EXPERIMENTER, xid);
+    put_u32(&mut b, NX_VENDOR_ID);
+    put_u32(&mut b, 29); // NXT_CT_FLUSH_ZONE
+    b.extend_from_slice(&[0; 6]);
+    put_u16(&mut b, zone);
+    b[3] = b.len() as u8;
+    b
+}
+
 /// `OFPT_SET_CONFIG`: fragment handling flags (0 = normal) and `miss_send_len`, the bytes of a packet sent
 /// with a table-miss packet-in. Open vSwitch also uses a non-zero `miss_send_len` as a service connection's
 /// (e.g. `br0.mgmt`'s) request for asynchronous messages: without it, packet-ins go only to configured
@@ -1078,6 +1089,13 @@ mod tests {
     #[test]
     fn hello_offers_only_1_5() {
         assert_eq!(hello(1), h("06 00 0010 00000001  0001 0008 00000040"));
+    }
+
+    #[test]
+    fn ct_flush_zone_layout() {
+        // Experimenter header (Nicira, subtype 29), then six zero bytes and the zone (as `ovs-ofctl ofp-print`
+        // decodes it: NXT_CT_FLUSH_ZONE zone_id=4660).
+        assert_eq!(ct_flush_zone(9, 0x1234), h("06 04 0018 00000009  00002320 0000001d  000000000000 1234"));
     }
 
     #[test]

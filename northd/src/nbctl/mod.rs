@@ -99,10 +99,10 @@ async fn run_inner(remote: &str, cmds: &[CommandLine], wait: Wait) -> Result<Str
         attempt += 1;
         let mut replica = Replica::new(Arc::clone(&schema));
         let id = json!(format!("nbctl-{attempt}"));
-        let initial = client.monitor_cond(nb::DB_NAME, id.clone(), replica.monitor_requests(&table::ALL)).await?;
+        let initial = client.monitor_cond(nb::DB_NAME, id.clone(), replica.monitor_requests(table::ALL)).await?;
         client.monitor_cancel(id).await?;
         replica.apply_update2(&initial).map_err(|e| NbctlError::Command(e.to_string()))?;
-        let mut db = Db::from_replica(&replica, &table::ALL);
+        let mut db = Db::from_replica(&replica, table::ALL);
         if db.rows(table::NB_GLOBAL).next().is_none() {
             db.insert(table::NB_GLOBAL, vec![]);
         }

@@ -1,66 +1,160 @@
 //! The incremental translation engine.
 //!
-//! The Southbound content is the union of independent units, each a pure function of a small part of the
-//! Northbound:
+//! The Southbound content is the union of units, each the output of one builder run on one Northbound row:
 //!
 //! ```text
-//!   Switch(ls)        datapath, port bindings, multicast groups, switch flows   <- ls, its ports, their peers
-//!   Router(lr)        datapath, port bindings, HA groups, router flows          <- lr, its ports, routes, NATs
-//!   RouterArp(lr,lrp) ARP resolution for the switch behind one router port      <- lrp, that switch's ports
-//!   Nat(lr,nat)       the flows of one NAT rule                                 <- nat, the gateway port
+//!   Switch(ls)          datapath, multicast groups, switch-wide flows        (switch::switch_unit)
+//!   SwitchPort(lsp)     port binding, group membership, the port's flows,    (switch::port_unit)
+//!                       the routers' ARP entries for its addresses
+//!   Router(lr)          datapath, router-wide flows                          (router::router_unit)
+//!   RouterPort(lrp)     port bindings (+ chassisredirect, HA group), flows   (router::port_unit)
+//!   Route(route)        one static route's flow                              (router::route_unit)
+//!   Nat(nat)            one NAT rule's flows                                 (nat::nat_unit)
 //! ```
-//! Each round, every unit's inputs are hashed (cheap: no strings are formatted); only units whose hash
-//! changed are computed again, and their old output is replaced by the new one. Flows are counted (two
-//! units may produce the same flow), and the round reports which flows appeared and disappeared and which
-//! Southbound rows may have changed, so the sync touches only those. A full translation is the same engine
-//! started empty, so incremental and full results are the same by construction, and a property test checks
-//! it anyway.
+//! A builder reads the Northbound only through an [`index::Reader`], which records every read as a
+//! [`Dep`]; the engine keeps, for each Dep, the units that read it. A round takes the Deps that the
+//! Northbound's changes touched ([`NbIndex::apply_changes`]) and recomputes exactly the units that read
+//! them (plus the units of new rows), replacing each unit's old output with the new one. Nothing is
+//! fingerprinted by hand: a builder that reads something new depends on it by reading it.
+//!
+//! ```text
+//!   changed Deps ──▶ readers[dep] ∪ new rows ──▶ sort (datapaths, ports, rules; by name)
+//!        ──▶ for each: builder(Reader) ──▶ retract old output, assert new ──▶ Delta
+//!                         └─ its Deps replace the old ones in `readers`
+//! ```
+//! Flows are counted (two units may produce the same flow, e.g. two ports' identical ARP entry), and the
+//! round reports which flows appeared and disappeared and which Southbound rows may have changed, so the
+//! sync touches only those. A full translation is the same engine started empty, so incremental and full
+//! results are the same by construction, and a property test checks it anyway.
+//!
+//! Tunnel keys are the engine's state, not a builder's input: a unit's datapath and ports get their keys
+//! when its output is asserted (kept while the row lives, else the smallest free one), so the builders
+//! stay pure functions of the Northbound.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
 
 use model::nb::NbSnapshot;
 use model::ovsdb::{MixHash, Uuid};
 
-use super::topology::{Router, RouterPort, Switch, Topology};
-use super::{bindings, nat, router, switch, Keys};
+use super::index::{Dep, NbIndex, Reader, Tab};
+use super::{nat, router, switch, Keys};
 use crate::desired::{Datapath, DesiredSb, HaChassisGroup, Lflow, MulticastGroup, PortBinding};
 use crate::stage::{DpKind, Stage};
 
+/// One unit: the builder and the Northbound row it runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum UnitId {
     Switch(Uuid),
     Router(Uuid),
-    RouterArp(Uuid, Uuid),
-    Nat(Uuid, Uuid),
+    SwitchPort(Uuid),
+    RouterPort(Uuid),
+    Route(Uuid),
+    Nat(Uuid),
 }
 
-/// What one unit contributes. Its flows are handed to the engine's flow table when the unit is stored;
-/// the unit keeps only their identities (`flow_ids`), so each flow's text is held once.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct UnitOut {
-    flows: Vec<Lflow>,
-    flow_ids: Vec<u64>,
-    datapaths: Vec<Datapath>,
-    ports: Vec<PortBinding>,
-    mc_groups: Vec<MulticastGroup>,
-    ha_groups: Vec<HaChassisGroup>,
-    warnings: Vec<String>,
-}
+impl UnitId {
+    /// The unit of a row, for the tables that have one.
+    fn of_row(t: Tab, u: Uuid) -> Option<UnitId> {
+        Some(match t {
+            Tab::Switch => UnitId::Switch(u),
+            Tab::SwitchPort => UnitId::SwitchPort(u),
+            Tab::Router => UnitId::Router(u),
+            Tab::RouterPort => UnitId::RouterPort(u),
+            Tab::Route => UnitId::Route(u),
+            Tab::Nat => UnitId::Nat(u),
+            Tab::GatewayChassis => return None,
+        })
+    }
 
-impl UnitOut {
-    fn from_sb(sb: DesiredSb, warnings: Vec<String>) -> UnitOut {
-        UnitOut {
-            flows: sb.lflows.into_iter().collect(),
-            flow_ids: Vec::new(),
-            datapaths: sb.datapaths.into_values().collect(),
-            ports: sb.ports.into_values().collect(),
-            mc_groups: sb.mc_groups.into_values().collect(),
-            ha_groups: sb.ha_groups.into_values().collect(),
-            warnings,
+    fn exists(self, nb: &NbSnapshot) -> bool {
+        match self {
+            UnitId::Switch(u) => nb.switches.contains_key(&u),
+            UnitId::Router(u) => nb.routers.contains_key(&u),
+            UnitId::SwitchPort(u) => nb.switch_ports.contains_key(&u),
+            UnitId::RouterPort(u) => nb.router_ports.contains_key(&u),
+            UnitId::Route(u) => nb.static_routes.contains_key(&u),
+            UnitId::Nat(u) => nb.nats.contains_key(&u),
         }
     }
+
+    /// The order units are computed in: datapaths first, then ports, then rules, by name within each, so
+    /// that new tunnel keys go out in name order (a network created in one go always gets the same keys).
+    fn order(self, nb: &NbSnapshot) -> (u8, &str, UnitId) {
+        let name = match self {
+            UnitId::Switch(u) => nb.switches.get(&u).map(|s| s.name.as_str()),
+            UnitId::Router(u) => nb.routers.get(&u).map(|r| r.name.as_str()),
+            UnitId::SwitchPort(u) => nb.switch_ports.get(&u).map(|p| p.name.as_str()),
+            UnitId::RouterPort(u) => nb.router_ports.get(&u).map(|p| p.name.as_str()),
+            UnitId::Route(_) | UnitId::Nat(_) => None,
+        };
+        let rank = match self {
+            UnitId::Switch(_) | UnitId::Router(_) => 0,
+            UnitId::SwitchPort(_) | UnitId::RouterPort(_) => 1,
+            UnitId::Route(_) | UnitId::Nat(_) => 2,
+        };
+        (rank, name.unwrap_or(""), self)
+    }
+
+    fn run(self, r: &mut Reader<'_>, out: &mut Out) {
+        match self {
+            UnitId::Switch(u) => switch::switch_unit(r, u, out),
+            UnitId::SwitchPort(u) => switch::port_unit(r, u, out),
+            UnitId::Router(u) => router::router_unit(r, u, out),
+            UnitId::RouterPort(u) => router::port_unit(r, u, out),
+            UnitId::Route(u) => router::route_unit(r, u, out),
+            UnitId::Nat(u) => nat::nat_unit(r, u, out),
+        }
+    }
+}
+
+/// What a builder writes: Southbound rows (keys left 0: the engine assigns them), flows, warnings.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub flows: Vec<Lflow>,
+    pub datapaths: Vec<Datapath>,
+    pub ports: Vec<PortBinding>,
+    /// Multicast groups this unit defines: (datapath, name, tunnel key).
+    pub mc_groups: Vec<(Uuid, &'static str, i64)>,
+    /// Ports this unit adds to multicast groups: (datapath, group name, port).
+    pub mc_members: Vec<(Uuid, &'static str, String)>,
+    pub ha_groups: Vec<HaChassisGroup>,
+    pub warnings: Vec<String>,
+}
+
+impl Out {
+    /// Adds a flow on a datapath.
+    pub fn flow(&mut self, datapath: Uuid, stage: Stage, priority: u16, match_: impl Into<String>, actions: impl Into<String>) {
+        self.flows.push(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into() });
+    }
+
+    /// Priority-0 flows for the stages of `dp` that have none among this unit's flows: a stage a
+    /// feature does not use still passes packets on, and the last stage of a pipeline outputs.
+    pub fn stage_defaults(&mut self, dp: Uuid, kind: DpKind) {
+        let have: BTreeSet<Stage> =
+            self.flows.iter().filter(|f| f.datapath == dp && f.priority == 0 && f.match_ == "1").map(|f| f.stage).collect();
+        let stages: Vec<Stage> = Stage::of(kind).collect();
+        for s in &stages {
+            if have.contains(s) {
+                continue;
+            }
+            let last = !stages.iter().any(|o| o.pipeline() == s.pipeline() && o.table() > s.table());
+            self.flow(dp, *s, 0, "1", if last { "output;" } else { "next;" });
+        }
+    }
+}
+
+/// What a stored unit contributed (identities only: the rows themselves are in the engine's tables).
+#[derive(Debug, Clone, Default)]
+struct Unit {
+    deps: Vec<Dep>,
+    flow_ids: Vec<u64>,
+    datapaths: Vec<Uuid>,
+    /// (logical port, its datapath).
+    ports: Vec<(String, Uuid)>,
+    mc_groups: Vec<(Uuid, &'static str)>,
+    mc_members: Vec<(Uuid, &'static str, String)>,
+    ha_groups: Vec<String>,
+    warnings: Vec<String>,
 }
 
 /// What changed in one round.
@@ -79,163 +173,110 @@ pub struct Delta {
     pub recomputed: usize,
 }
 
+/// Tunnel keys in use, with the free-key search state of each datapath's ports.
+#[derive(Debug, Clone, Default)]
+struct KeyState {
+    keys: Keys,
+    dp_used: BTreeSet<i64>,
+    port_used: HashMap<Uuid, BTreeSet<i64>>,
+}
+
+impl KeyState {
+    fn new(keys: Keys) -> KeyState {
+        let dp_used = keys.datapaths.values().copied().collect();
+        let port_used = keys.ports.iter().map(|(dp, p)| (*dp, p.values().copied().collect())).collect();
+        KeyState { keys, dp_used, port_used }
+    }
+
+    fn smallest_free(used: &BTreeSet<i64>) -> i64 {
+        let mut k = 1;
+        for u in used.range(1..) {
+            if *u != k {
+                break;
+            }
+            k += 1;
+        }
+        k
+    }
+
+    fn datapath(&mut self, dp: Uuid) -> i64 {
+        if let Some(k) = self.keys.datapaths.get(&dp) {
+            return *k;
+        }
+        let k = Self::smallest_free(&self.dp_used);
+        self.dp_used.insert(k);
+        self.keys.datapaths.insert(dp, k);
+        k
+    }
+
+    fn release_datapath(&mut self, dp: Uuid) {
+        if let Some(k) = self.keys.datapaths.remove(&dp) {
+            self.dp_used.remove(&k);
+        }
+        if let Some(ports) = self.keys.ports.remove(&dp) {
+            drop(ports);
+            self.port_used.remove(&dp);
+        }
+    }
+
+    fn port(&mut self, dp: Uuid, name: &str) -> i64 {
+        let kept = self.keys.ports.entry(dp).or_default();
+        if let Some(k) = kept.get(name) {
+            return *k;
+        }
+        let used = self.port_used.entry(dp).or_default();
+        let k = Self::smallest_free(used);
+        used.insert(k);
+        kept.insert(name.to_string(), k);
+        k
+    }
+
+    fn release_port(&mut self, dp: Uuid, name: &str) {
+        if let Some(k) = self.keys.ports.get_mut(&dp).and_then(|p| p.remove(name)) {
+            if let Some(u) = self.port_used.get_mut(&dp) {
+                u.remove(&k);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
-    keys: Keys,
-    units: HashMap<UnitId, (u64, UnitOut)>,
+    keys: KeyState,
+    units: HashMap<UnitId, Unit>,
+    /// Each Dep -> the units that read it.
+    readers: HashMap<Dep, Vec<UnitId>>,
     /// Every desired flow by its key hash, with the number of units that produce it.
     flow_refs: HashMap<u64, (Lflow, u32), MixHash>,
-    lsp_hashes: LspHashes,
     datapaths: BTreeMap<Uuid, Datapath>,
     ports: BTreeMap<String, PortBinding>,
     mc_groups: BTreeMap<(Uuid, String), MulticastGroup>,
+    /// Members of groups no unit defines (for a moment, while their switch goes away).
+    mc_orphans: HashMap<(Uuid, String), BTreeSet<String>>,
     ha_groups: BTreeMap<String, HaChassisGroup>,
+    unit_warnings: BTreeMap<String, u32>,
     warnings: Vec<String>,
-}
-
-fn hash_of<T: Hash + ?Sized>(v: &T) -> u64 {
-    let mut h = DefaultHasher::new();
-    v.hash(&mut h);
-    h.finish()
-}
-
-/// Hashes what a router port contributes to its neighbours' units.
-fn hash_router_port(p: &RouterPort, h: &mut DefaultHasher) {
-    p.lrp.hash(h);
-    p.gateway.hash(h);
-    p.peer.hash(h);
-    p.router.hash(h);
-}
-
-/// Hashes a switch port without `up`: ovn-controller flips it (through northd) as ports come and go, and
-/// no flow depends on it. Destructured whole, so a new column must be placed on one side or the other.
-fn hash_lsp(lsp: &model::nb::LogicalSwitchPort) -> u64 {
-    let mut h = DefaultHasher::new();
-    let h = &mut h;
-    let model::nb::LogicalSwitchPort {
-        uuid,
-        name,
-        kind,
-        options,
-        addresses,
-        raw_addresses,
-        port_security,
-        parent_name,
-        tag,
-        tag_request,
-        enabled,
-        external_ids,
-    } = lsp;
-    (uuid, name, kind, options, addresses, raw_addresses, port_security).hash(h);
-    (parent_name, tag, tag_request, enabled, external_ids).hash(h);
-    h.finish()
-}
-
-/// Switch-port hashes, kept between rounds: a round given the changed ports re-hashes only those (the
-/// switches' fingerprints then combine 8-byte values instead of hashing every port's strings).
-#[derive(Debug, Clone, Default)]
-struct LspHashes(HashMap<Uuid, u64>);
-
-impl LspHashes {
-    fn get(&mut self, lsp: &model::nb::LogicalSwitchPort) -> u64 {
-        *self.0.entry(lsp.uuid).or_insert_with(|| hash_lsp(lsp))
-    }
-}
-
-/// Everything a switch unit reads.
-fn switch_fingerprint(topo: &Topology, sw: &Switch, lsps: &mut LspHashes) -> u64 {
-    let mut h = DefaultHasher::new();
-    sw.ls.hash(&mut h);
-    for p in &sw.ports {
-        lsps.get(p.lsp).hash(&mut h);
-        p.peer.hash(&mut h);
-        if let Some(rp) = p.peer.and_then(|(lrp, _)| topo.router_port(lrp)) {
-            hash_router_port(rp, &mut h);
-            if rp.gateway.is_some() {
-                for n in topo.router(rp.router).iter().flat_map(|r| r.nats.iter()) {
-                    n.hash(&mut h);
-                }
-            }
-        }
-    }
-    h.finish()
-}
-
-/// Everything a router unit reads (of its NAT rules: whether one is distributed, and the SNAT addresses).
-fn router_fingerprint(lr: &Router) -> u64 {
-    let mut h = DefaultHasher::new();
-    lr.lr.hash(&mut h);
-    for p in &lr.ports {
-        hash_router_port(p, &mut h);
-    }
-    for r in &lr.routes {
-        r.hash(&mut h);
-    }
-    lr.nats.iter().any(|n| n.is_distributed()).hash(&mut h);
-    for ip in router::snat_ips(lr) {
-        ip.hash(&mut h);
-    }
-    h.finish()
-}
-
-/// Everything an ARP-resolution unit reads: the router port and the switch behind it.
-fn arp_fingerprint(topo: &Topology, p: &RouterPort) -> u64 {
-    let mut h = DefaultHasher::new();
-    hash_router_port(p, &mut h);
-    if let Some(sw) = p.peer.and_then(|(_, ls)| topo.switch(ls)) {
-        for sp in &sw.ports {
-            sp.lsp.addresses.hash(&mut h);
-            if let Some(o) = sp.peer.and_then(|(lrp, _)| topo.router_port(lrp)) {
-                o.lrp.name.hash(&mut h);
-                o.lrp.mac.hash(&mut h);
-                o.lrp.networks.hash(&mut h);
-            }
-        }
-    }
-    h.finish()
-}
-
-/// Everything a NAT unit reads: the rule and the router's gateway port (its name, MAC, networks and
-/// chassis).
-fn nat_fingerprint(lr: &Router, n: &model::nb::Nat) -> u64 {
-    let mut h = DefaultHasher::new();
-    n.hash(&mut h);
-    lr.lr.uuid.hash(&mut h);
-    if let Some(gw) = lr.gateway_port() {
-        hash_router_port(gw, &mut h);
-    }
-    h.finish()
-}
-
-/// Priority-0 flows for the stages of `dp` that have none in `sb` (see `translate::default_flows`).
-fn defaults(dp: Uuid, kind: DpKind, sb: &mut DesiredSb) {
-    let have: BTreeSet<Stage> =
-        sb.lflows.iter().filter(|f| f.datapath == dp && f.priority == 0 && f.match_ == "1").map(|f| f.stage).collect();
-    let stages: Vec<Stage> = Stage::of(kind).collect();
-    for s in &stages {
-        if have.contains(s) {
-            continue;
-        }
-        let last = !stages.iter().any(|o| o.pipeline() == s.pipeline() && o.table() > s.table());
-        sb.flow(dp, *s, 0, "1", if last { "output;" } else { "next;" });
-    }
+    /// Reads left out of the records ([`Engine::hide_reads`]).
+    hidden: Option<fn(&Dep) -> bool>,
 }
 
 impl Engine {
     /// An empty engine that keeps the tunnel keys in `keys` (those the Southbound already uses).
     pub fn with_keys(keys: Keys) -> Engine {
-        Engine { keys, ..Engine::default() }
+        Engine { keys: KeyState::new(keys), ..Engine::default() }
     }
 
     pub fn keys(&self) -> &Keys {
-        &self.keys
+        &self.keys.keys
     }
 
+    /// One line per Northbound row that could not be used (it was left out; everything else was
+    /// translated), sorted.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
-    /// The whole desired Southbound (for a full sync, goldens and tests).
+    /// The whole desired Southbound (for goldens and tests).
     pub fn desired(&self) -> DesiredSb {
         DesiredSb {
             datapaths: self.datapaths.clone(),
@@ -288,97 +329,109 @@ impl Engine {
         self.ha_groups.keys().map(String::as_str)
     }
 
-    /// True unless `lsp` (the row `uuid` now, `None` when deleted) reads the same as when the engine last
-    /// ran: the columns the translation ignores (`up`, which northd itself writes) do not count.
-    pub fn lsp_changed(&self, uuid: Uuid, lsp: Option<&model::nb::LogicalSwitchPort>) -> bool {
-        match (self.lsp_hashes.0.get(&uuid), lsp) {
-            (Some(h), Some(lsp)) => *h != hash_lsp(lsp),
-            (None, None) => false,
-            _ => true,
-        }
+    /// Leaves the reads `hide` matches out of the records, as if a builder had read them behind the
+    /// recorder's back: for the test that shows the incremental-equals-full comparison catches that.
+    #[doc(hidden)]
+    pub fn hide_reads(&mut self, hide: fn(&Dep) -> bool) {
+        self.hidden = Some(hide);
     }
 
-    /// Brings the desired Southbound up to date with `nb`, recomputing only what changed (every input is
-    /// hashed again).
-    pub fn run(&mut self, nb: &NbSnapshot) -> Delta {
-        self.lsp_hashes.0.clear();
-        self.run_changed(nb, &BTreeSet::new())
+    /// How many units read `dep` (for tests of the dependency tracking).
+    pub fn readers_of(&self, dep: &Dep) -> usize {
+        self.readers.get(dep).map_or(0, Vec::len)
     }
 
-    /// [`Engine::run`] for a caller that knows which `Logical_Switch_Port` rows changed since the last run
-    /// (inserted, modified or deleted, as `Replica::take_changes` reports them): only those are hashed again.
-    pub fn run_changed(&mut self, nb: &NbSnapshot, changed_ports: &BTreeSet<Uuid>) -> Delta {
-        for u in changed_ports {
-            self.lsp_hashes.0.remove(u);
+    /// Computes every unit of `ix` (an engine started empty: a full translation). Tunnel keys given to
+    /// [`Engine::with_keys`] that no row claims are dropped afterwards.
+    pub fn run_full(&mut self, ix: &NbIndex) -> Delta {
+        let nb = ix.snapshot();
+        let mut ids: Vec<UnitId> = Vec::new();
+        ids.extend(nb.switches.keys().map(|u| UnitId::Switch(*u)));
+        ids.extend(nb.routers.keys().map(|u| UnitId::Router(*u)));
+        ids.extend(nb.switch_ports.keys().map(|u| UnitId::SwitchPort(*u)));
+        ids.extend(nb.router_ports.keys().map(|u| UnitId::RouterPort(*u)));
+        ids.extend(nb.static_routes.keys().map(|u| UnitId::Route(*u)));
+        ids.extend(nb.nats.keys().map(|u| UnitId::Nat(*u)));
+        ids.extend(self.units.keys().copied());
+        let delta = self.recompute(ix, ids);
+        // Keys read from the Southbound for rows that are gone.
+        let (dps, ports) = (&self.datapaths, &self.ports);
+        let stale_dps: Vec<Uuid> = self.keys.keys.datapaths.keys().filter(|d| !dps.contains_key(d)).copied().collect();
+        for d in stale_dps {
+            self.keys.release_datapath(d);
         }
-        if self.lsp_hashes.0.len() > 2 * nb.switch_ports.len() + 1024 {
-            self.lsp_hashes.0.retain(|u, _| nb.switch_ports.contains_key(u));
+        let stale_ports: Vec<(Uuid, String)> = self
+            .keys
+            .keys
+            .ports
+            .iter()
+            .flat_map(|(dp, names)| names.keys().map(move |n| (*dp, n)))
+            .filter(|(dp, n)| ports.get(n.as_str()).is_none_or(|p| p.datapath != *dp))
+            .map(|(dp, n)| (dp, n.clone()))
+            .collect();
+        for (dp, n) in stale_ports {
+            self.keys.release_port(dp, &n);
+        }
+        delta
+    }
+
+    /// Recomputes the units that read any of `changed` (as [`NbIndex::apply_changes`] reports them), adds
+    /// the units of new rows and drops those of deleted rows.
+    pub fn run_changes(&mut self, ix: &NbIndex, changed: &[Dep]) -> Delta {
+        let mut ids: Vec<UnitId> = Vec::new();
+        for d in changed {
+            if let Some(readers) = self.readers.get(d) {
+                ids.extend(readers.iter().copied());
+            }
+            if let Dep::Row(t, u) = d {
+                ids.extend(UnitId::of_row(*t, *u));
+            }
+        }
+        self.recompute(ix, ids)
+    }
+
+    fn recompute(&mut self, ix: &NbIndex, mut ids: Vec<UnitId>) -> Delta {
+        let nb = ix.snapshot();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut order: Vec<(u8, &str, UnitId)> = ids.into_iter().map(|id| id.order(nb)).collect();
+        order.sort_unstable();
+        let mut delta = Delta::default();
+        for (_, _, id) in order {
+            if !id.exists(nb) {
+                if let Some(old) = self.units.remove(&id) {
+                    self.unread(id, &old.deps);
+                    self.retract(&old, &mut delta, &BTreeSet::new());
+                    // A datapath keeps its key while its row lives (a recomputed switch keeps it).
+                    for d in &old.datapaths {
+                        self.keys.release_datapath(*d);
+                    }
+                }
+                continue;
+            }
+            let mut reader = Reader::new(ix);
+            let mut out = Out::default();
+            id.run(&mut reader, &mut out);
+            delta.recomputed += 1;
+            let mut deps = reader.into_deps();
+            if let Some(hide) = self.hidden {
+                deps.retain(|d| !hide(d));
+            }
+            let old = self.units.remove(&id).unwrap_or_default();
+            if old.deps != deps {
+                self.unread(id, &old.deps);
+                for d in &deps {
+                    self.readers.entry(*d).or_default().push(id);
+                }
+            }
+            // Keys of ports the unit still has are kept through the retract.
+            let kept: BTreeSet<(String, Uuid)> = out.ports.iter().map(|p| (p.logical_port.clone(), p.datapath)).collect();
+            self.retract(&old, &mut delta, &kept);
+            let unit = self.assert(out, deps, &mut delta);
+            self.units.insert(id, unit);
         }
         let mut warnings: Vec<String> = nb.errors.iter().map(|e| e.to_string()).collect();
-        let started = std::time::Instant::now();
-        let topo = Topology::build(nb, &mut warnings);
-        bindings::datapath_keys(&topo, &mut self.keys);
-        tracing::trace!(us = started.elapsed().as_micros() as u64, "topology built");
-        let mut delta = Delta::default();
-        let mut live: BTreeSet<UnitId> = BTreeSet::new();
-
-        // Units in a fixed order (switches, then routers, by name) so new keys go out deterministically.
-        let mut switches: Vec<&Switch> = topo.switches.iter().collect();
-        switches.sort_by(|a, b| (&a.ls.name, a.ls.uuid).cmp(&(&b.ls.name, b.ls.uuid)));
-        for sw in switches {
-            let id = UnitId::Switch(sw.ls.uuid);
-            live.insert(id);
-            let fp = switch_fingerprint(&topo, sw, &mut self.lsp_hashes) ^ hash_of(&self.keys.datapaths.get(&sw.ls.uuid));
-            self.refresh(id, fp, &mut delta, |keys| {
-                let mut sb = DesiredSb::default();
-                bindings::switch_rows(&topo, sw, keys, &mut sb);
-                switch::build(&topo, sw, &mut sb);
-                defaults(sw.ls.uuid, DpKind::Switch, &mut sb);
-                UnitOut::from_sb(sb, Vec::new())
-            });
-        }
-        let mut routers: Vec<&Router> = topo.routers.iter().collect();
-        routers.sort_by(|a, b| (&a.lr.name, a.lr.uuid).cmp(&(&b.lr.name, b.lr.uuid)));
-        for lr in routers {
-            let id = UnitId::Router(lr.lr.uuid);
-            live.insert(id);
-            let fp = router_fingerprint(lr) ^ hash_of(&self.keys.datapaths.get(&lr.lr.uuid));
-            self.refresh(id, fp, &mut delta, |keys| {
-                let mut sb = DesiredSb::default();
-                let mut w = Vec::new();
-                bindings::router_rows(lr, keys, &mut sb);
-                router::build(&topo, lr, &mut sb, &mut w);
-                defaults(lr.lr.uuid, DpKind::Router, &mut sb);
-                UnitOut::from_sb(sb, w)
-            });
-            for p in &lr.ports {
-                let id = UnitId::RouterArp(lr.lr.uuid, p.lrp.uuid);
-                live.insert(id);
-                self.refresh(id, arp_fingerprint(&topo, p), &mut delta, |_| {
-                    let mut sb = DesiredSb::default();
-                    router::arp_resolve(&topo, lr, p, &mut sb);
-                    UnitOut::from_sb(sb, Vec::new())
-                });
-            }
-            for n in &lr.nats {
-                let id = UnitId::Nat(lr.lr.uuid, n.uuid);
-                live.insert(id);
-                self.refresh(id, nat_fingerprint(lr, n), &mut delta, |_| {
-                    let mut sb = DesiredSb::default();
-                    nat::build_one(lr, n, &mut sb);
-                    UnitOut::from_sb(sb, Vec::new())
-                });
-            }
-        }
-        let gone: Vec<UnitId> = self.units.keys().filter(|id| !live.contains(id)).copied().collect();
-        for id in gone {
-            if let Some((_, old)) = self.units.remove(&id) {
-                self.retract(&old, &mut delta);
-            }
-        }
-        for (_, out) in self.units.values() {
-            warnings.extend(out.warnings.iter().cloned());
-        }
+        warnings.extend(self.unit_warnings.keys().cloned());
         warnings.sort();
         warnings.dedup();
         self.warnings = warnings;
@@ -398,26 +451,24 @@ impl Engine {
         delta
     }
 
-    /// Recomputes a unit when its fingerprint changed.
-    fn refresh(&mut self, id: UnitId, fp: u64, delta: &mut Delta, compute: impl FnOnce(&mut Keys) -> UnitOut) {
-        if self.units.get(&id).is_some_and(|(old, _)| *old == fp) {
-            return;
+    fn unread(&mut self, id: UnitId, deps: &[Dep]) {
+        for d in deps {
+            if let Some(v) = self.readers.get_mut(d) {
+                if let Some(i) = v.iter().position(|x| *x == id) {
+                    v.swap_remove(i);
+                }
+                if v.is_empty() {
+                    self.readers.remove(d);
+                }
+            }
         }
-        let started = std::time::Instant::now();
-        let mut new = compute(&mut self.keys);
-        tracing::trace!(unit = ?id, flows = new.flows.len(), us = started.elapsed().as_micros() as u64, "unit recomputed");
-        delta.recomputed += 1;
-        if let Some((_, old)) = self.units.remove(&id) {
-            self.retract(&old, delta);
-        }
-        self.assert(&mut new, delta);
-        self.units.insert(id, (fp, new));
     }
 
-    fn assert(&mut self, out: &mut UnitOut, delta: &mut Delta) {
-        for f in std::mem::take(&mut out.flows) {
+    fn assert(&mut self, out: Out, deps: Vec<Dep>, delta: &mut Delta) -> Unit {
+        let mut unit = Unit { deps, ..Unit::default() };
+        for f in out.flows {
             let key = f.key_hash();
-            out.flow_ids.push(key);
+            unit.flow_ids.push(key);
             match self.flow_refs.entry(key) {
                 std::collections::hash_map::Entry::Occupied(mut e) => {
                     if e.get().0 != f {
@@ -431,26 +482,51 @@ impl Engine {
                 }
             }
         }
-        for d in &out.datapaths {
+        for mut d in out.datapaths {
+            d.tunnel_key = self.keys.datapath(d.nb_uuid);
             delta.datapaths.insert(d.nb_uuid);
-            self.datapaths.insert(d.nb_uuid, d.clone());
+            unit.datapaths.push(d.nb_uuid);
+            self.datapaths.insert(d.nb_uuid, d);
         }
-        for p in &out.ports {
+        let mut ports = out.ports;
+        ports.sort_by(|a, b| a.logical_port.cmp(&b.logical_port));
+        for mut p in ports {
+            p.tunnel_key = self.keys.port(p.datapath, &p.logical_port);
             delta.ports.insert(p.logical_port.clone());
-            self.ports.insert(p.logical_port.clone(), p.clone());
+            unit.ports.push((p.logical_port.clone(), p.datapath));
+            self.ports.insert(p.logical_port.clone(), p);
         }
-        for m in &out.mc_groups {
-            delta.mc_groups.insert((m.datapath, m.name.clone()));
-            self.mc_groups.insert((m.datapath, m.name.clone()), m.clone());
+        for (dp, name, tunnel_key) in out.mc_groups {
+            let key = (dp, name.to_string());
+            delta.mc_groups.insert(key.clone());
+            let ports = self.mc_orphans.remove(&key).unwrap_or_default();
+            self.mc_groups.insert(key, MulticastGroup { datapath: dp, name: name.to_string(), tunnel_key, ports });
+            unit.mc_groups.push((dp, name));
         }
-        for g in &out.ha_groups {
+        for (dp, name, port) in out.mc_members {
+            let key = (dp, name.to_string());
+            match self.mc_groups.get_mut(&key) {
+                Some(g) => drop(g.ports.insert(port.clone())),
+                None => drop(self.mc_orphans.entry(key.clone()).or_default().insert(port.clone())),
+            }
+            delta.mc_groups.insert(key);
+            unit.mc_members.push((dp, name, port));
+        }
+        for g in out.ha_groups {
             delta.ha_groups.insert(g.name.clone());
-            self.ha_groups.insert(g.name.clone(), g.clone());
+            unit.ha_groups.push(g.name.clone());
+            self.ha_groups.insert(g.name.clone(), g);
         }
+        for w in out.warnings {
+            *self.unit_warnings.entry(w.clone()).or_default() += 1;
+            unit.warnings.push(w);
+        }
+        unit
     }
 
-    fn retract(&mut self, out: &UnitOut, delta: &mut Delta) {
-        for key in &out.flow_ids {
+    /// Takes a unit's output back out. Tunnel keys of the ports in `kept` (the unit's new output) stay.
+    fn retract(&mut self, old: &Unit, delta: &mut Delta, kept: &BTreeSet<(String, Uuid)>) {
+        for key in &old.flow_ids {
             if let Some((_, n)) = self.flow_refs.get_mut(key) {
                 *n -= 1;
                 if *n == 0 {
@@ -459,21 +535,54 @@ impl Engine {
                 }
             }
         }
-        for d in &out.datapaths {
-            delta.datapaths.insert(d.nb_uuid);
-            self.datapaths.remove(&d.nb_uuid);
+        for d in &old.datapaths {
+            delta.datapaths.insert(*d);
+            self.datapaths.remove(d);
         }
-        for p in &out.ports {
-            delta.ports.insert(p.logical_port.clone());
-            self.ports.remove(&p.logical_port);
+        for (name, dp) in &old.ports {
+            delta.ports.insert(name.clone());
+            if self.ports.get(name).is_some_and(|p| p.datapath == *dp) {
+                self.ports.remove(name);
+            }
+            if !kept.contains(&(name.clone(), *dp)) {
+                self.keys.release_port(*dp, name);
+            }
         }
-        for m in &out.mc_groups {
-            delta.mc_groups.insert((m.datapath, m.name.clone()));
-            self.mc_groups.remove(&(m.datapath, m.name.clone()));
+        for (dp, name) in &old.mc_groups {
+            let key = (*dp, name.to_string());
+            delta.mc_groups.insert(key.clone());
+            if let Some(g) = self.mc_groups.remove(&key) {
+                if !g.ports.is_empty() {
+                    self.mc_orphans.insert(key, g.ports);
+                }
+            }
         }
-        for g in &out.ha_groups {
-            delta.ha_groups.insert(g.name.clone());
-            self.ha_groups.remove(&g.name);
+        for (dp, name, port) in &old.mc_members {
+            let key = (*dp, name.to_string());
+            match self.mc_groups.get_mut(&key) {
+                Some(g) => drop(g.ports.remove(port)),
+                None => {
+                    if let Some(o) = self.mc_orphans.get_mut(&key) {
+                        o.remove(port);
+                        if o.is_empty() {
+                            self.mc_orphans.remove(&key);
+                        }
+                    }
+                }
+            }
+            delta.mc_groups.insert(key);
+        }
+        for g in &old.ha_groups {
+            delta.ha_groups.insert(g.clone());
+            self.ha_groups.remove(g);
+        }
+        for w in &old.warnings {
+            if let Some(n) = self.unit_warnings.get_mut(w) {
+                *n -= 1;
+                if *n == 0 {
+                    self.unit_warnings.remove(w);
+                }
+            }
         }
     }
 }

@@ -1,12 +1,11 @@
-//! Northbound -> desired Southbound, as a pure function: an [`NbSnapshot`] and the tunnel keys already in use
+//! Northbound -> desired Southbound, as pure functions: an [`NbIndex`] and the tunnel keys already in use
 //! in, a [`DesiredSb`] and warnings out. No I/O happens here, so the whole translation is testable with
 //! plain values, and the daemon decides when to run it.
 //!
 //! ```text
-//!   NbSnapshot ─▶ topology (resolve names: which switch port attaches which router port, gateway ports,
-//!                 NATs and routes per router; bad rows become warnings and are left out)
-//!              ─▶ bindings  (Datapath_Binding, Port_Binding, Multicast_Group, HA_Chassis_Group, tunnel keys)
-//!              ─▶ switch / router / nat flow builders ─▶ DesiredSb.lflows
+//!   NbSnapshot ─▶ index (typed rows + relations, every read recorded)
+//!              ─▶ engine: one unit per row (switch, switch port, router, router port, route, NAT),
+//!                 each a builder: bindings + switch / router / nat flows ─▶ DesiredSb
 //! ```
 
 use std::collections::BTreeMap;
@@ -18,12 +17,13 @@ use crate::desired::DesiredSb;
 
 pub mod bindings;
 pub mod engine;
+pub mod index;
 pub mod nat;
 pub mod router;
 pub mod switch;
 pub mod topology;
 
-pub use topology::Topology;
+pub use index::NbIndex;
 
 /// Tunnel keys the Southbound already uses, so that keys stay stable across restarts and recomputes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,7 +44,8 @@ pub struct Output {
 
 /// Translates the whole Northbound (an [`engine::Engine`] started empty, run once).
 pub fn translate(nb: &NbSnapshot, keys: &Keys) -> Output {
+    let (ix, _) = NbIndex::new(nb.clone());
     let mut e = engine::Engine::with_keys(keys.clone());
-    e.run(nb);
+    e.run_full(&ix);
     Output { sb: e.desired(), warnings: e.warnings().to_vec() }
 }

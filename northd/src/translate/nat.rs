@@ -33,9 +33,10 @@ use ipnet::IpNet;
 use model::nb::{Nat, NatType};
 use model::ovsdb::Uuid;
 
+use super::engine::Out;
+use super::index::Reader;
 use super::router::ARP_REPLY_FROM_ROUTER;
-use super::topology::{mac_text, Router, RouterPort, Topology};
-use crate::desired::DesiredSb;
+use super::topology::{mac_text, Router, RouterPort};
 use crate::stage::Stage;
 
 /// The register bit chk_dnat_local sets for packets to one of this router's external IPs, or DNATed
@@ -105,14 +106,20 @@ fn rule<'a>(lr: &Router, gw: &'a RouterPort, nat: &'a Nat) -> Option<NatRule<'a>
     })
 }
 
-pub fn build(_topo: &Topology, lr: &Router, sb: &mut DesiredSb) {
-    for nat in &lr.nats {
-        build_one(lr, nat, sb);
+/// One NAT rule, on each router that lists it (a rule its router cannot run is reported and left out).
+pub fn nat_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
+    let Some(nat) = r.nat(u) else { return };
+    for lr in r.owners(u) {
+        let Some(lr) = Router::read(r, lr) else { continue };
+        match lr.nat_problem(nat) {
+            Some(problem) => sb.warnings.push(problem),
+            None => build_one(&lr, nat, sb),
+        }
     }
 }
 
 /// The flows of one NAT rule (nothing when its router has no gateway port).
-pub fn build_one(lr: &Router, nat: &Nat, sb: &mut DesiredSb) {
+fn build_one(lr: &Router, nat: &Nat, sb: &mut Out) {
     let Some(gw) = lr.gateway_port() else { return };
     let Some(r) = rule(lr, gw, nat) else { return };
     unsnat(&r, sb);
@@ -130,7 +137,7 @@ pub fn build_one(lr: &Router, nat: &Nat, sb: &mut DesiredSb) {
 
 /// Traffic to the external IP arriving on the gateway port: reverse an SNAT. A looped packet that was not
 /// SNATed on its way out (`flags.use_snat_zone`) has an earlier hairpin SNAT reversed in the SNAT zone.
-fn unsnat(r: &NatRule, sb: &mut DesiredSb) {
+fn unsnat(r: &NatRule, sb: &mut Out) {
     if !r.snats() {
         return;
     }
@@ -140,7 +147,7 @@ fn unsnat(r: &NatRule, sb: &mut DesiredSb) {
 }
 
 /// Marks packets for the external IP, and packets DNATed already (see [`DST_NAT_IP_LOCAL`]).
-fn chk_dnat_local(r: &NatRule, sb: &mut DesiredSb) {
+fn chk_dnat_local(r: &NatRule, sb: &mut Out) {
     let set = format!("{DST_NAT_IP_LOCAL} = 1; next;");
     // The same for every rule of the router: one flow, whatever the number of rules that ask for it.
     sb.flow(r.dp, Stage::LrOutChkDnatLocal, 50, "ip && ct_mark.natted == 1", set.clone());
@@ -149,7 +156,7 @@ fn chk_dnat_local(r: &NatRule, sb: &mut DesiredSb) {
 
 /// Traffic to the external IP arriving on the gateway port is DNATed to the logical IP, and the replies
 /// leaving by the gateway port get their external source back.
-fn dnat(r: &NatRule, sb: &mut DesiredSb) {
+fn dnat(r: &NatRule, sb: &mut Out) {
     if !r.dnats() {
         return;
     }
@@ -172,7 +179,7 @@ fn dnat(r: &NatRule, sb: &mut DesiredSb) {
 
 /// Traffic from the logical side leaving by the gateway port: SNAT, more specific logical networks first;
 /// a marked packet (a hairpin) in the SNAT zone, its mark cleared.
-fn snat(r: &NatRule, sb: &mut DesiredSb) {
+fn snat(r: &NatRule, sb: &mut Out) {
     if !r.snats() {
         return;
     }
@@ -191,7 +198,7 @@ fn snat(r: &NatRule, sb: &mut DesiredSb) {
 /// Hairpin: a packet about to leave by the gateway port for one of the router's external IPs is sent back,
 /// as a copy, into the router's ingress as if it came in on the gateway port, with everything but
 /// `flags.use_snat_zone` reset; `reg9[0]` lets it through the check against our own source addresses.
-fn egress_loop(r: &NatRule, sb: &mut DesiredSb) {
+fn egress_loop(r: &NatRule, sb: &mut Out) {
     // The logical registers reg0..reg9.
     let regs: String = (0..10).map(|i| format!("reg{i} = 0; ")).collect();
     sb.flow(
@@ -210,7 +217,7 @@ fn egress_loop(r: &NatRule, sb: &mut DesiredSb) {
 /// The external IP is at the gateway port's MAC (a distributed FIP: at its own), so traffic from the
 /// router's other networks gets there and loops back (see [`egress_loop`]). Traffic that came in by the
 /// gateway port and would go out there again for the external IP was not translated: dropped, not looped.
-fn arp_resolve_external(r: &NatRule, sb: &mut DesiredSb) {
+fn arp_resolve_external(r: &NatRule, sb: &mut Out) {
     let (port, ext) = (r.port, r.ext);
     sb.flow(r.dp, Stage::LrInArpResolve, 150, format!("inport == \"{port}\" && outport == \"{port}\" && ip4.dst == {ext}"), "drop;");
     let mac = r.fip_mac.as_deref().unwrap_or(&r.port_mac);
@@ -220,7 +227,7 @@ fn arp_resolve_external(r: &NatRule, sb: &mut DesiredSb) {
 /// ARP for the external IP. A gateway answers requests from the outside only where it runs, a distributed
 /// FIP with its own MAC; requests from inside the router's other networks are answered anywhere, with the
 /// MAC of the router port they came in on.
-fn external_arp_replies(r: &NatRule, sb: &mut DesiredSb) {
+fn external_arp_replies(r: &NatRule, sb: &mut Out) {
     let (port, ext) = (r.port, r.ext);
     let outside_reply = match &r.fip_mac {
         Some(mac) => ARP_REPLY_FROM_ROUTER.replace("xreg0[0..47]", mac),
@@ -240,7 +247,7 @@ fn external_arp_replies(r: &NatRule, sb: &mut DesiredSb) {
 /// Traffic this router SNATed can come back into it by the gateway port (to a distributed FIP on another
 /// chassis, through the outside): an SNAT address as the source there is no spoof, even when it is the
 /// router port's own address.
-fn snat_source_allowed(r: &NatRule, sb: &mut DesiredSb) {
+fn snat_source_allowed(r: &NatRule, sb: &mut Out) {
     if r.nat.kind == NatType::Snat {
         sb.flow(r.dp, Stage::LrInIpInput, 120, format!("inport == \"{}\" && ip4.src == {}", r.port, r.ext), "next;");
     }
@@ -250,7 +257,7 @@ fn snat_source_allowed(r: &NatRule, sb: &mut DesiredSb) {
 /// then the router port's own, so the router answers as the port, not as the FIP), and its traffic leaves
 /// from there instead of via the gateway, from the FIP's MAC and, when the router has to ask for the next
 /// hop's MAC, from the FIP's address.
-fn distributed_fip(dp: Uuid, port: &str, port_mac: &str, nat: &Nat, mac: &str, resident: &str, sb: &mut DesiredSb) {
+fn distributed_fip(dp: Uuid, port: &str, port_mac: &str, nat: &Nat, mac: &str, resident: &str, sb: &mut Out) {
     sb.flow(
         dp,
         Stage::LrInAdmission,

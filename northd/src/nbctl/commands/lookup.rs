@@ -10,6 +10,7 @@ fn noun(t: &str) -> &'static str {
     match t {
         table::LOGICAL_SWITCH => "switch",
         table::LOGICAL_ROUTER => "router",
+        table::PORT_GROUP => "port group",
         _ => "port",
     }
 }
@@ -28,6 +29,7 @@ pub fn find(db: &Db, t: &str, id: &str) -> Result<Option<Uuid>, String> {
         let plural = match t {
             table::LOGICAL_SWITCH => "logical switches",
             table::LOGICAL_ROUTER => "logical routers",
+            table::PORT_GROUP => "port groups",
             _ => "ports",
         };
         return Err(format!("Multiple {plural} named '{id}'.  Use a UUID."));

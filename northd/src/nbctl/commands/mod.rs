@@ -14,6 +14,7 @@ use super::db::Db;
 
 pub mod lookup;
 pub mod nat;
+pub mod port_group;
 pub mod route;
 pub mod router;
 pub mod show;
@@ -59,6 +60,7 @@ const ROUTER: &str = "Logical router commands";
 const LRP_S: &str = "Logical router port commands";
 const ROUTE: &str = "Route commands";
 const NAT_S: &str = "NAT commands";
+const PG_S: &str = "Port group commands";
 
 pub const COMMANDS: &[Spec] = &[
     spec!(GENERAL, "init", "", 0, 0, &[], "initialize the database", |_| Ok(())),
@@ -203,6 +205,9 @@ pub const COMMANDS: &[Spec] = &[
     ),
     spec!(NAT_S, "lr-nat-del", "ROUTER [TYPE [IP [GATEWAY_PORT]]]", 1, 4, &["if-exists"], "remove NATs from ROUTER", nat::lr_nat_del),
     spec!(NAT_S, "lr-nat-list", "ROUTER", 1, 1, &[], "print NATs for ROUTER", nat::lr_nat_list),
+    spec!(PG_S, "pg-add", "PG [PORTS]", 1, ANY, &[], "Create port group PG with optional PORTS", port_group::pg_add),
+    spec!(PG_S, "pg-set-ports", "PG PORTS", 2, ANY, &[], "Set PORTS on port group PG", port_group::pg_set_ports),
+    spec!(PG_S, "pg-del", "PG", 1, 1, &[], "Delete port group PG", port_group::pg_del),
 ];
 
 pub fn find(name: &str) -> Option<&'static Spec> {

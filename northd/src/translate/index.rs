@@ -1,0 +1,455 @@
+//! The Northbound as the builders see it: typed rows plus the relations between them (which switch lists a
+//! port, which router port a switch port attaches, ...), read only through a [`Reader`] that records every
+//! read as a [`Dep`].
+//!
+//! ```text
+//!   Replica changes ─▶ NbIndex::apply_changes ─▶ typed rows updated, relations updated
+//!                                              └▶ the Deps whose answer may have changed
+//!                                                         │
+//!   Engine: unit ◀── reverse index (Dep -> units that read it) ◀┘   recompute exactly those units
+//!     └─ builder(&mut Reader) ─▶ output + the Deps it read (stored, replacing the unit's old ones)
+//! ```
+//!
+//! Why relations are Deps of their own, not reads of the rows they come from: a switch's `ports` column
+//! changes with every port added to it. If each port's builder read the switch row to learn its datapath,
+//! adding one pod to a 10,000-port switch would recompute 10,000 ports. Instead a port's builder reads
+//! [`Dep::Owner`] of its own UUID, which changes only when that port joins or leaves a switch; the
+//! switch row's [`Dep::Row`] covers its other columns, and each list column is a [`Dep::Children`].
+//!
+//! A Dep that is reported changed when its answer did not is harmless (a unit recomputed for nothing);
+//! one that is not reported when its answer did change leaves stale Southbound rows. So every relation
+//! is maintained here, in one place, next to the code that says which Deps its changes touch, and the
+//! property test `northd/tests/incremental.rs` compares the result with a full translation.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+
+use model::addr::LspAddress;
+use model::nb::{self, GatewayChassis, LogicalRouter, LogicalRouterPort, LogicalSwitch, LogicalSwitchPort, Nat, NbSnapshot, StaticRoute};
+use model::ovsdb::{Replica, Uuid};
+
+/// The Northbound tables the builders read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tab {
+    Switch,
+    SwitchPort,
+    Router,
+    RouterPort,
+    GatewayChassis,
+    Nat,
+    Route,
+}
+
+impl Tab {
+    fn of(name: &str) -> Option<Tab> {
+        Some(match name {
+            nb::table::LOGICAL_SWITCH => Tab::Switch,
+            nb::table::LOGICAL_SWITCH_PORT => Tab::SwitchPort,
+            nb::table::LOGICAL_ROUTER => Tab::Router,
+            nb::table::LOGICAL_ROUTER_PORT => Tab::RouterPort,
+            nb::table::GATEWAY_CHASSIS => Tab::GatewayChassis,
+            nb::table::NAT => Tab::Nat,
+            nb::table::STATIC_ROUTE => Tab::Route,
+            _ => return None,
+        })
+    }
+}
+
+/// The list (UUID set) columns of switches and routers, whose members are children owned by the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum List {
+    Ports,
+    Nat,
+    Routes,
+}
+
+/// One thing a builder read. See the module doc for why relations are separate from rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dep {
+    /// A typed row, except the list columns of switches and routers.
+    Row(Tab, Uuid),
+    /// Which switch or router lists this child (port, NAT, route).
+    Owner(Uuid),
+    /// One list column of a switch or router.
+    Children(Uuid, List),
+    /// The router port with this name (hash of the name).
+    RouterPortNamed(u64),
+    /// The `router` switch ports whose `router-port` names this router port (hash of the name).
+    Peer(u64),
+    /// The `router` ports of a switch.
+    RouterPortsOf(Uuid),
+    /// Whether a switch has a port with `unknown` addresses.
+    HasUnknown(Uuid),
+}
+
+fn name_hash(name: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
+/// True if the port accepts packets for unknown MACs.
+pub fn has_unknown(lsp: &LogicalSwitchPort) -> bool {
+    lsp.addresses.iter().any(|a| matches!(a, LspAddress::Unknown))
+}
+
+/// The router port a `router` switch port names, if it is one.
+fn router_port_name(lsp: &LogicalSwitchPort) -> Option<&str> {
+    (lsp.kind == "router").then(|| lsp.router_port()).flatten()
+}
+
+/// Where one switch port was counted in the per-switch relations, to take it out again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Counted {
+    switch: Uuid,
+    router: bool,
+    unknown: bool,
+}
+
+/// The typed Northbound and its relations. Built once from a snapshot, then kept current with
+/// [`NbIndex::apply_changes`].
+#[derive(Debug, Clone, Default)]
+pub struct NbIndex {
+    nb: NbSnapshot,
+    /// child UUID -> the switches or routers listing it (normally one; more is a warning).
+    owners: HashMap<Uuid, BTreeSet<Uuid>>,
+    /// Router port name -> router ports with that name.
+    lrp_named: HashMap<String, BTreeSet<Uuid>>,
+    /// Router port name -> the `router` switch ports naming it.
+    peers: HashMap<String, BTreeSet<Uuid>>,
+    /// Switch -> its `router` ports, and its ports with `unknown` addresses (by the port's first owner).
+    router_ports_of: HashMap<Uuid, BTreeSet<Uuid>>,
+    unknown_of: HashMap<Uuid, BTreeSet<Uuid>>,
+    counted: HashMap<Uuid, Counted>,
+}
+
+/// The old state of the rows one batch of changes touches.
+#[derive(Default)]
+struct Old {
+    switches: Vec<(Uuid, Option<LogicalSwitch>)>,
+    switch_ports: Vec<(Uuid, Option<LogicalSwitchPort>)>,
+    routers: Vec<(Uuid, Option<LogicalRouter>)>,
+    router_ports: Vec<(Uuid, Option<LogicalRouterPort>)>,
+    others: Vec<(Tab, Uuid, bool)>,
+}
+
+impl NbIndex {
+    /// Indexes a whole snapshot; also returns every Dep (all of them are new).
+    pub fn new(nb: NbSnapshot) -> (NbIndex, Vec<Dep>) {
+        let mut ix = NbIndex::default();
+        let changes: BTreeMap<String, BTreeSet<Uuid>> =
+            nb::table::ALL.iter().map(|t| (t.to_string(), nb.uuids(t).into_iter().collect())).collect();
+        let deps = ix.update(&changes, |ix| ix.nb = nb);
+        (ix, deps)
+    }
+
+    /// The typed rows.
+    pub fn snapshot(&self) -> &NbSnapshot {
+        &self.nb
+    }
+
+    /// Follows the replica's changes (`Replica::take_changes`) and returns the Deps they may have changed.
+    pub fn apply_changes(&mut self, r: &Replica, changes: &BTreeMap<String, BTreeSet<Uuid>>) -> Vec<Dep> {
+        self.update(changes, |ix| ix.nb.apply_changes(r, changes))
+    }
+
+    /// Reads everything again from the replica (the Deps of every row, old and new, are returned).
+    pub fn reload(&mut self, r: &Replica) -> Vec<Dep> {
+        let mut changes: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
+        for t in nb::table::ALL {
+            let set = changes.entry(t.to_string()).or_default();
+            set.extend(r.table(t).map(|row| row.uuid));
+        }
+        for t in nb::table::ALL {
+            changes.entry(t.to_string()).or_default().extend(self.nb.uuids(t));
+        }
+        self.update(&changes, |ix| ix.nb = NbSnapshot::from_replica(r))
+    }
+
+    /// Keeps the old versions of the rows in `changes`, lets `apply` change the snapshot, then compares.
+    fn update(&mut self, changes: &BTreeMap<String, BTreeSet<Uuid>>, apply: impl FnOnce(&mut NbIndex)) -> Vec<Dep> {
+        let mut old = Old::default();
+        for (t, uuids) in changes {
+            let Some(tab) = Tab::of(t) else { continue };
+            for u in uuids.iter().copied() {
+                let n = &self.nb;
+                match tab {
+                    Tab::Switch => old.switches.push((u, n.switches.get(&u).cloned())),
+                    Tab::SwitchPort => old.switch_ports.push((u, n.switch_ports.get(&u).cloned())),
+                    Tab::Router => old.routers.push((u, n.routers.get(&u).cloned())),
+                    Tab::RouterPort => old.router_ports.push((u, n.router_ports.get(&u).cloned())),
+                    Tab::GatewayChassis => old.others.push((tab, u, n.gateway_chassis.contains_key(&u))),
+                    Tab::Nat => old.others.push((tab, u, n.nats.contains_key(&u))),
+                    Tab::Route => old.others.push((tab, u, n.static_routes.contains_key(&u))),
+                }
+            }
+        }
+        apply(self);
+        self.diff(old)
+    }
+
+    fn diff(&mut self, old: Old) -> Vec<Dep> {
+        let mut deps = Vec::new();
+        // Switch ports whose per-switch relations must be looked at again.
+        let mut recount: BTreeSet<Uuid> = BTreeSet::new();
+
+        for (u, was) in old.switches {
+            let now = self.nb.switches.get(&u).cloned();
+            let key = |s: &LogicalSwitch| (s.name.clone(), s.other_config.clone(), s.external_ids.clone());
+            if was.as_ref().map(key) != now.as_ref().map(key) {
+                deps.push(Dep::Row(Tab::Switch, u));
+            }
+            let (a, b) = (was.map(|s| s.ports).unwrap_or_default(), now.map(|s| s.ports).unwrap_or_default());
+            recount.extend(self.children(u, List::Ports, &a, &b, &mut deps));
+        }
+        for (u, was) in old.routers {
+            let now = self.nb.routers.get(&u).cloned();
+            let key = |r: &LogicalRouter| (r.name.clone(), r.enabled, r.options.clone(), r.external_ids.clone());
+            if was.as_ref().map(key) != now.as_ref().map(key) {
+                deps.push(Dep::Row(Tab::Router, u));
+            }
+            let (was, now) = (was.unwrap_or_default_router(), now.unwrap_or_default_router());
+            self.children(u, List::Ports, &was.0, &now.0, &mut deps);
+            self.children(u, List::Nat, &was.1, &now.1, &mut deps);
+            self.children(u, List::Routes, &was.2, &now.2, &mut deps);
+        }
+        for (u, was) in old.switch_ports {
+            let now = self.nb.switch_ports.get(&u);
+            if was.as_ref() != now {
+                deps.push(Dep::Row(Tab::SwitchPort, u));
+                recount.insert(u);
+            }
+            let (a, b) = (was.as_ref().and_then(router_port_name).map(str::to_string), now.and_then(router_port_name).map(str::to_string));
+            if a != b {
+                if let Some(a) = a {
+                    remove_from(&mut self.peers, &a, u);
+                    deps.push(Dep::Peer(name_hash(&a)));
+                }
+                if let Some(b) = b {
+                    self.peers.entry(b.clone()).or_default().insert(u);
+                    deps.push(Dep::Peer(name_hash(&b)));
+                }
+            }
+        }
+        for (u, was) in old.router_ports {
+            let now = self.nb.router_ports.get(&u);
+            if was.as_ref() != now {
+                deps.push(Dep::Row(Tab::RouterPort, u));
+            }
+            let (a, b) = (was.map(|p| p.name), now.map(|p| p.name.clone()));
+            if a != b {
+                if let Some(a) = a {
+                    remove_from(&mut self.lrp_named, &a, u);
+                    deps.push(Dep::RouterPortNamed(name_hash(&a)));
+                }
+                if let Some(b) = b {
+                    self.lrp_named.entry(b.clone()).or_default().insert(u);
+                    deps.push(Dep::RouterPortNamed(name_hash(&b)));
+                }
+            }
+        }
+        // Gateway chassis, NATs and routes are read whole; a change of any column is a change of the row.
+        for (tab, u, _) in old.others {
+            deps.push(Dep::Row(tab, u));
+        }
+
+        for u in recount {
+            let now = self.nb.switch_ports.get(&u).and_then(|p| {
+                let switch = self.owners.get(&u).and_then(|o| o.first().copied())?;
+                Some(Counted { switch, router: p.kind == "router", unknown: has_unknown(p) })
+            });
+            let was = self.counted.get(&u).cloned();
+            if was == now {
+                continue;
+            }
+            if let Some(w) = &was {
+                if w.router {
+                    remove_uuid(&mut self.router_ports_of, w.switch, u);
+                    deps.push(Dep::RouterPortsOf(w.switch));
+                }
+                if w.unknown && remove_uuid(&mut self.unknown_of, w.switch, u) {
+                    deps.push(Dep::HasUnknown(w.switch));
+                }
+            }
+            match now {
+                Some(n) => {
+                    if n.router {
+                        self.router_ports_of.entry(n.switch).or_default().insert(u);
+                        deps.push(Dep::RouterPortsOf(n.switch));
+                    }
+                    if n.unknown {
+                        let set = self.unknown_of.entry(n.switch).or_default();
+                        if set.is_empty() {
+                            deps.push(Dep::HasUnknown(n.switch));
+                        }
+                        set.insert(u);
+                    }
+                    self.counted.insert(u, n);
+                }
+                None => drop(self.counted.remove(&u)),
+            }
+        }
+        deps.sort_unstable();
+        deps.dedup();
+        deps
+    }
+
+    /// Follows one list column of `parent` from `was` to `now`: owners of added and removed children.
+    /// Returns the children whose owner changed.
+    fn children(&mut self, parent: Uuid, list: List, was: &[Uuid], now: &[Uuid], deps: &mut Vec<Dep>) -> Vec<Uuid> {
+        if was == now {
+            return Vec::new();
+        }
+        deps.push(Dep::Children(parent, list));
+        let (a, b): (BTreeSet<Uuid>, BTreeSet<Uuid>) = (was.iter().copied().collect(), now.iter().copied().collect());
+        let mut moved = Vec::new();
+        for c in a.difference(&b) {
+            remove_uuid(&mut self.owners, *c, parent);
+            deps.push(Dep::Owner(*c));
+            moved.push(*c);
+        }
+        for c in b.difference(&a) {
+            self.owners.entry(*c).or_default().insert(parent);
+            deps.push(Dep::Owner(*c));
+            moved.push(*c);
+        }
+        moved
+    }
+}
+
+/// The list columns of a router, or empty ones.
+trait RouterLists {
+    fn unwrap_or_default_router(self) -> (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>);
+}
+
+impl RouterLists for Option<LogicalRouter> {
+    fn unwrap_or_default_router(self) -> (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
+        self.map(|r| (r.ports, r.nat, r.static_routes)).unwrap_or_default()
+    }
+}
+
+/// Removes `u` from the set at `key`; true if it was there.
+fn remove_uuid(map: &mut HashMap<Uuid, BTreeSet<Uuid>>, key: Uuid, u: Uuid) -> bool {
+    let Some(set) = map.get_mut(&key) else { return false };
+    let had = set.remove(&u);
+    if set.is_empty() {
+        map.remove(&key);
+    }
+    had
+}
+
+fn remove_from(map: &mut HashMap<String, BTreeSet<Uuid>>, key: &str, u: Uuid) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(&u);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// The builders' only way into the Northbound: every answer is recorded as the [`Dep`] it came from.
+pub struct Reader<'a> {
+    ix: &'a NbIndex,
+    deps: Vec<Dep>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(ix: &'a NbIndex) -> Reader<'a> {
+        Reader { ix, deps: Vec::new() }
+    }
+
+    /// What was read, sorted, each once.
+    pub fn into_deps(mut self) -> Vec<Dep> {
+        self.deps.sort_unstable();
+        self.deps.dedup();
+        self.deps
+    }
+
+    fn read(&mut self, d: Dep) {
+        self.deps.push(d);
+    }
+
+    pub fn switch(&mut self, u: Uuid) -> Option<&'a LogicalSwitch> {
+        self.read(Dep::Row(Tab::Switch, u));
+        self.ix.nb.switches.get(&u)
+    }
+
+    pub fn switch_port(&mut self, u: Uuid) -> Option<&'a LogicalSwitchPort> {
+        self.read(Dep::Row(Tab::SwitchPort, u));
+        self.ix.nb.switch_ports.get(&u)
+    }
+
+    pub fn router(&mut self, u: Uuid) -> Option<&'a LogicalRouter> {
+        self.read(Dep::Row(Tab::Router, u));
+        self.ix.nb.routers.get(&u)
+    }
+
+    pub fn router_port(&mut self, u: Uuid) -> Option<&'a LogicalRouterPort> {
+        self.read(Dep::Row(Tab::RouterPort, u));
+        self.ix.nb.router_ports.get(&u)
+    }
+
+    pub fn gateway_chassis(&mut self, u: Uuid) -> Option<&'a GatewayChassis> {
+        self.read(Dep::Row(Tab::GatewayChassis, u));
+        self.ix.nb.gateway_chassis.get(&u)
+    }
+
+    pub fn nat(&mut self, u: Uuid) -> Option<&'a Nat> {
+        self.read(Dep::Row(Tab::Nat, u));
+        self.ix.nb.nats.get(&u)
+    }
+
+    pub fn route(&mut self, u: Uuid) -> Option<&'a StaticRoute> {
+        self.read(Dep::Row(Tab::Route, u));
+        self.ix.nb.static_routes.get(&u)
+    }
+
+    /// The switches or routers listing `child`, first (lowest UUID) first: the first one owns it; a
+    /// second is a mistake in the Northbound that the builders report.
+    pub fn owners(&mut self, child: Uuid) -> Vec<Uuid> {
+        self.read(Dep::Owner(child));
+        self.ix.owners.get(&child).map(|o| o.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// The owner of `child`, when it has one.
+    pub fn owner(&mut self, child: Uuid) -> Option<Uuid> {
+        self.read(Dep::Owner(child));
+        self.ix.owners.get(&child).and_then(|o| o.first().copied())
+    }
+
+    /// One list column of a router.
+    pub fn router_list(&mut self, lr: Uuid, list: List) -> &'a [Uuid] {
+        self.read(Dep::Children(lr, list));
+        match (self.ix.nb.routers.get(&lr), list) {
+            (Some(r), List::Ports) => &r.ports,
+            (Some(r), List::Nat) => &r.nat,
+            (Some(r), List::Routes) => &r.static_routes,
+            (None, _) => &[],
+        }
+    }
+
+    /// The router port named `name` (the first by UUID, if the Northbound has two).
+    pub fn router_port_named(&mut self, name: &str) -> Option<Uuid> {
+        self.read(Dep::RouterPortNamed(name_hash(name)));
+        self.ix.lrp_named.get(name).and_then(|s| s.first().copied())
+    }
+
+    /// The `router` switch ports whose `router-port` option names the router port `name`.
+    pub fn peers(&mut self, name: &str) -> Vec<Uuid> {
+        self.read(Dep::Peer(name_hash(name)));
+        self.ix.peers.get(name).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// The `router` ports of switch `ls`.
+    pub fn router_ports_of(&mut self, ls: Uuid) -> Vec<Uuid> {
+        self.read(Dep::RouterPortsOf(ls));
+        self.ix.router_ports_of.get(&ls).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// Whether switch `ls` has a port that takes unknown MACs.
+    pub fn has_unknown(&mut self, ls: Uuid) -> bool {
+        self.read(Dep::HasUnknown(ls));
+        self.ix.unknown_of.get(&ls).is_some_and(|s| !s.is_empty())
+    }
+}
