@@ -62,6 +62,8 @@ impl PortKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalPort {
     pub kind: PortKind,
+    /// Its `Port_Binding` row.
+    pub binding: Uuid,
     /// The OpenFlow port of its interface (a container's is its parent's); None for gateway ports.
     pub ofport: Option<u16>,
     /// Its `Datapath_Binding` row.
@@ -227,9 +229,10 @@ pub fn plan_bindings_indexed(
             tracing::warn!(lport, "port binding without a valid datapath or tunnel key; not hosted");
             continue;
         };
-        plan.local
-            .ports
-            .insert(lport.to_string(), LocalPort { ofport: vif.map(|v| v.ofport), kind, datapath: dp, datapath_key: *dp_key, port_key });
+        plan.local.ports.insert(
+            lport.to_string(),
+            LocalPort { ofport: vif.map(|v| v.ofport), kind, binding: pb.uuid, datapath: dp, datapath_key: *dp_key, port_key },
+        );
     }
     plan.local.datapaths = local_datapaths(cfg, sb_db, index, &plan.local, &dp_keys);
 

@@ -44,6 +44,7 @@ use crate::physical::{
     ZoneMap,
 };
 use crate::pinctrl;
+use crate::port_security::PortSecurityState;
 use crate::tables::{ovs, sb};
 use crate::vswitch::{plan_ovs_local, OvsView};
 
@@ -113,6 +114,7 @@ struct FlowState {
     /// The conntrack zones: empty at first, so the first computation takes those the integration bridge
     /// records (a restart keeps every zone, and so every connection).
     zones: CtZones,
+    port_security: PortSecurityState,
 }
 
 /// The physical flows given to ofctrl, in sections (fixed, tunnels, one per logical port, one per multicast
@@ -240,6 +242,7 @@ const PHYSICAL_TABLES: [&str; 5] = [sb::PORT_BINDING, sb::CHASSIS, "Encap", sb::
 ///   SB ports/chassis/encaps, OVS tunnels/localnet ports, local bindings changed? ──▶ physical input
 ///       recomputed; only the ports and groups whose input differs get new flows
 ///   MAC_Binding changed? ──▶ only the MAC-binding flows recomputed, replaced if different
+///   a local port's Port_Binding or binding changed? ──▶ only its port-security flows (crate::port_security)
 /// ```
 /// Everything is recomputed from scratch on the first call, after the Southbound session resynced (a
 /// reconnect), when the chassis name changed, and every time with `--recompute-always`.
@@ -283,6 +286,7 @@ fn update_flows(
         fs.physical = None;
         fs.mac_bindings = None;
         fs.mac_flows.clear();
+        fs.port_security.forget();
         work
     };
 
@@ -315,6 +319,10 @@ fn update_flows(
             fs.mac_flows = flows;
             fs.mac_bindings = Some(macs);
         }
+    }
+    let recomputed = fs.port_security.update(of, sb_db, local, changes.get(sb::PORT_BINDING));
+    if !recomputed.is_empty() {
+        tracing::debug!(ports = ?recomputed, "port security recomputed");
     }
     work
 }

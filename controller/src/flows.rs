@@ -259,8 +259,14 @@ mod tests {
         let mut local = LocalBindings::default();
         for (ofport, (name, dp, dp_key, key)) in [("vm-a", sw1, 1, 2), ("vm-b", sw1, 1, 3), ("vm-c", sw129, 129, 2)].into_iter().enumerate()
         {
-            let port =
-                LocalPort { kind: PortKind::Vif, ofport: Some(ofport as u16 + 1), datapath: dp, datapath_key: dp_key, port_key: key };
+            let port = LocalPort {
+                kind: PortKind::Vif,
+                ofport: Some(ofport as u16 + 1),
+                binding: Uuid(u128::from(key as u64)),
+                datapath: dp,
+                datapath_key: dp_key,
+                port_key: key,
+            };
             local.ports.insert(name.to_string(), port);
         }
         local.datapaths = BTreeMap::from([(sw1, 1), (sw129, 129), (lr_a, 2), (lr_b, 130)]);

@@ -15,8 +15,8 @@
 //! already does. The daemon applies them and plans again when a replica changes; planning twice in a row
 //! after applying gives empty transactions, so the loop settles.
 //!
-//! The OpenFlow side (physical flows, logical flows through `flowgen`, conntrack zones in `ct_zones`,
-//! `ofctrl`, `pinctrl`) and the daemon loop live in their own modules.
+//! The OpenFlow side (physical flows, logical flows through `flowgen`, port security, conntrack zones in
+//! `ct_zones`, `ofctrl`, `pinctrl`) and the daemon loop live in their own modules.
 
 pub mod binding;
 pub mod chassis;
@@ -27,6 +27,7 @@ pub mod flows;
 pub mod ofctrl;
 pub mod physical;
 pub mod pinctrl;
+pub mod port_security;
 pub mod tables;
 pub mod vswitch;
 

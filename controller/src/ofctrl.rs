@@ -59,6 +59,7 @@ pub type Origin = (u8, u128, u128);
 pub const LOGICAL: u8 = 0;
 pub const PHYSICAL: u8 = 1;
 pub const MAC_BINDINGS: u8 = 2;
+pub const PORT_SECURITY: u8 = 3;
 
 /// OVN's Geneve option carrying the logical input and output ports.
 pub const GENEVE_CLASS: u16 = 0x0102;

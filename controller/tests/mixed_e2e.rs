@@ -1,6 +1,6 @@
 //! Our controller on the Southbound that OVN's own ovn-northd writes (the seed topology, centralized NAT):
 //! the seed scenario's connectivity checks. OVN's northd also uses features our controller leaves empty
-//! (port-security tables, FDB learning, load balancing), which these checks do not need.
+//! (FDB learning, load balancing), which these checks do not need.
 
 use std::path::PathBuf;
 use std::time::Duration;

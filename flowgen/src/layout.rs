@@ -13,8 +13,13 @@
 //!  66  MAC_BINDING       get_arp/get_nd: reg15 + reg0/xxreg0 -> eth.dst
 //!  67  MAC_LOOKUP        lookup_arp/lookup_nd: is (port, IP, MAC) known?
 //!  68  MAC_LOOKUP_IP     lookup_arp_ip: is (port, IP) known?
-//!  71  GET_FDB / 72 LOOKUP_FDB, 73 CHK_IN_PORT_SEC / 74 CHK_OUT_PORT_SEC
+//!  71  GET_FDB / 72 LOOKUP_FDB
+//!  73  CHK_IN_PORT_SEC   check_in_port_sec(): may the packet come from inport? (ARP/ND go on to 74)
+//!  74  CHK_IN_PORT_SEC_ND  ... its ARP and neighbour discovery fields
+//!  75  CHK_OUT_PORT_SEC  check_out_port_sec(): may the packet go to outport?
 //! ```
+//! 73-75 are OVN 23.03's numbers (`ovs-ofctl dump-flows br-int table=73` etc. under its `ovn-controller`), so
+//! flow dumps and traces read the same on both controllers.
 
 pub const PHY_TO_LOG: u8 = 0;
 pub const LOG_INGRESS: u8 = 8;
@@ -30,7 +35,8 @@ pub const MAC_LOOKUP_IP: u8 = 68;
 pub const GET_FDB: u8 = 71;
 pub const LOOKUP_FDB: u8 = 72;
 pub const CHK_IN_PORT_SEC: u8 = 73;
-pub const CHK_OUT_PORT_SEC: u8 = 74;
+pub const CHK_IN_PORT_SEC_ND: u8 = 74;
+pub const CHK_OUT_PORT_SEC: u8 = 75;
 
 /// Logical ingress/egress pipelines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

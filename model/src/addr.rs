@@ -21,6 +21,8 @@ pub enum AddrError {
     Network(String),
     #[error("{0}: invalid address: expected \"MAC [IP...]\", \"router\", \"unknown\" or \"dynamic\" (see ovn-nb(5))")]
     LspAddress(String),
+    #[error("{0}: invalid port security entry (expected \"MAC [IP[/PREFIX]...]\")")]
+    PortSecurity(String),
     #[error("{word}: invalid IP address in {entry:?}")]
     LspIp { entry: String, word: String },
 }
@@ -107,6 +109,32 @@ impl LspAddress {
     }
 }
 
+/// One entry of a port's `port_security` (`Logical_Switch_Port` in the Northbound, `Port_Binding` in the
+/// Southbound): the MAC the port may use, and the IPv4/IPv6 addresses or networks it may use with it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PortSecurity {
+    pub mac: MacAddr6,
+    /// In the order written; a network keeps its host bits (`10.0.0.5/24` is not `10.0.0.0/24`: see
+    /// `ovn-nb(5)`, the first allows the one address, the second the whole network).
+    pub ips: Vec<IpNet>,
+}
+
+impl PortSecurity {
+    /// `MAC [IP[/PREFIX]...]`. The whole entry is refused when any word is bad: a half-understood entry
+    /// would allow more than was written (dropping a bad IP can leave "MAC only", which allows any IP).
+    pub fn parse(s: &str) -> Result<PortSecurity, AddrError> {
+        let mut words = s.split_whitespace();
+        let mac = words
+            .next()
+            .ok_or_else(|| AddrError::PortSecurity(s.to_string()))
+            .and_then(|m| parse_mac(m).map_err(|_| AddrError::PortSecurity(s.to_string())))?;
+        let ips = words
+            .map(|w| parse_ip_or_network(w).map_err(|_| AddrError::LspIp { entry: s.to_string(), word: w.to_string() }))
+            .collect::<Result<_, _>>()?;
+        Ok(PortSecurity { mac, ips })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +156,17 @@ mod tests {
         assert!(LspAddress::parse("00:00:00:00:00:05 dynamic").is_ok());
         assert!(LspAddress::parse("dynamic 10.0.0.7").is_ok());
         assert!(LspAddress::parse("dynamic 10.0.0.700").is_err());
+    }
+
+    #[test]
+    fn port_security_entries() {
+        let e = PortSecurity::parse("00:00:00:00:00:01 10.0.0.5/24 fd00::1").unwrap();
+        assert_eq!(e.mac, parse_mac("00:00:00:00:00:01").unwrap());
+        assert_eq!(e.ips, vec![parse_network("10.0.0.5/24").unwrap(), parse_ip_or_network("fd00::1").unwrap()]);
+        assert_eq!(PortSecurity::parse("00:00:00:00:00:01").unwrap().ips, vec![]);
+        assert_eq!(PortSecurity::parse("nomac").unwrap_err(), AddrError::PortSecurity("nomac".to_string()));
+        assert_eq!(PortSecurity::parse("").unwrap_err(), AddrError::PortSecurity(String::new()));
+        let bad_ip = PortSecurity::parse("00:00:00:00:00:01 10.0.0.300").unwrap_err();
+        assert_eq!(bad_ip.to_string(), "10.0.0.300: invalid IP address in \"00:00:00:00:00:01 10.0.0.300\"");
     }
 }

@@ -110,6 +110,8 @@ pub struct DesiredSb {
     pub ports: BTreeMap<String, PortBinding>,
     pub mc_groups: BTreeMap<(Uuid, String), MulticastGroup>,
     pub ha_groups: BTreeMap<String, HaChassisGroup>,
+    /// Rows of the tables of [`crate::named_rows`].
+    pub named: BTreeMap<crate::named_rows::Key, crate::named_rows::Values>,
     pub lflows: BTreeSet<Lflow>,
 }
 

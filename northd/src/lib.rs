@@ -11,6 +11,7 @@
 pub mod daemon;
 pub mod desired;
 pub mod gen;
+pub mod named_rows;
 pub mod nbctl;
 pub mod stage;
 pub mod sync;

@@ -29,8 +29,10 @@ pub mod table {
     pub const CHASSIS: &str = "Chassis";
     pub const CHASSIS_PRIVATE: &str = "Chassis_Private";
     pub const MAC_BINDING: &str = "MAC_Binding";
+    pub const ADDRESS_SET: &str = "Address_Set";
+    pub const PORT_GROUP: &str = "Port_Group";
     /// Every table northd reads.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 12] = [
         SB_GLOBAL,
         DATAPATH_BINDING,
         PORT_BINDING,
@@ -41,6 +43,8 @@ pub mod table {
         CHASSIS,
         CHASSIS_PRIVATE,
         MAC_BINDING,
+        ADDRESS_SET,
+        PORT_GROUP,
     ];
 }
 use table::*;
@@ -217,6 +221,7 @@ pub struct Wanted<'a> {
     pub ports: &'a BTreeMap<String, crate::desired::PortBinding>,
     pub mc_groups: &'a BTreeMap<(Uuid, String), crate::desired::MulticastGroup>,
     pub ha_groups: &'a BTreeMap<String, crate::desired::HaChassisGroup>,
+    pub named: &'a BTreeMap<crate::named_rows::Key, crate::named_rows::Values>,
     /// Each flow with its [`crate::desired::Lflow::key_hash`], once.
     pub lflows: Vec<(u64, &'a crate::desired::Lflow)>,
 }
@@ -383,6 +388,8 @@ pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras, ids: &mut UuidG
             p.insert_unnamed(LOGICAL_FLOW, flow_columns(f, dp_ref[&f.datapath].clone()));
         }
     }
+
+    crate::named_rows::plan_full(desired.named, sb, &mut p.txn, &mut p.counts);
 
     // MAC bindings learned on ports or datapaths that are gone.
     for row in sb.table(MAC_BINDING) {

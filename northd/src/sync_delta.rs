@@ -8,6 +8,7 @@ use model::ovsdb::transact::{Condition, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, MixHash, Replica, Row, Uuid, UuidMap, UuidSet};
 
 use crate::desired::flow_key_hash;
+use crate::named_rows::SbNamed;
 use crate::sync::table::*;
 use crate::sync::{dp_columns, flow_columns, ha_members, mc_columns, nb_identity, port_columns, Counts, Extras};
 use crate::translate::engine::{Delta, Engine};
@@ -32,13 +33,15 @@ pub struct SbIndex {
     flow_of: UuidMap<u64>,
     /// Rows northd inserted (outside Logical_Flow) whose echo has not been followed yet ([`SbIndex::expect_own`]).
     own: UuidSet,
+    /// The rows of the tables of [`crate::named_rows`].
+    named: SbNamed,
 }
 
 impl SbIndex {
     pub fn build(sb: &Replica) -> SbIndex {
         let mut ix = SbIndex::default();
         let all: BTreeMap<String, BTreeSet<Uuid>> =
-            INDEXED.iter().map(|t| (t.to_string(), sb.table(t).map(|r| r.uuid).collect())).collect();
+            INDEXED.iter().copied().chain(SbNamed::tables()).map(|t| (t.to_string(), sb.table(t).map(|r| r.uuid).collect())).collect();
         ix.apply(sb, &all, &BTreeMap::new());
         ix
     }
@@ -68,6 +71,12 @@ impl SbIndex {
                 if let Some(row) = sb.row(t, *u) {
                     self.learn(t, row, sink);
                 }
+            }
+        }
+        // Named rows are small and few: every change is checked (northd's own echo costs a comparison).
+        for t in SbNamed::tables() {
+            for u in changes.get(t).into_iter().flatten() {
+                touched.named.extend(self.named.apply(t, *u, sb));
             }
         }
         touched
@@ -194,6 +203,8 @@ pub struct Touched {
     pub stray_flows: BTreeSet<Uuid>,
     /// Chassis or HA rows changed: every HA group is checked.
     pub ha_groups: bool,
+    /// Rows of the tables of [`crate::named_rows`].
+    pub named: BTreeSet<crate::named_rows::Key>,
 }
 
 /// The transaction for one round: the engine's delta, plus a check of every Southbound identity in
@@ -385,6 +396,9 @@ pub fn plan_delta(
         flow_keys.push(k);
         txn.insert_unnamed(LOGICAL_FLOW, flow_columns(f, dpa));
     }
+
+    let named = delta.named.iter().chain(&touched.named);
+    crate::named_rows::plan_changed(named, |k| engine.desired_named(k), &ix.named, sb, &mut txn, &mut c);
 
     // MAC bindings learned on ports that are gone.
     if !gone_ports.is_empty() {

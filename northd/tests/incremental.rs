@@ -1,7 +1,8 @@
 //! The incremental path gives the same answer as a full translation.
 //!
 //! A real Northbound `ovsdb-server` starts with the seed network; random sequences of `nbctl` commands
-//! (ports, addresses, NATs, routes, gateway chassis, whole switches, added and removed) change it. A
+//! (ports, addresses, NATs, routes, gateway chassis, whole switches, port groups and address sets, added
+//! and removed) change it. A
 //! [`Session`] follows the database as northd does. After every step:
 //! - the snapshot kept current with `NbSnapshot::apply_changes` equals one read from scratch, and
 //! - the engine that only recomputed the units whose recorded reads changed wants exactly what a fresh
@@ -29,17 +30,36 @@ enum Op {
     AddPod(u8),
     DelPod(u8),
     SetVmAddress(u8),
-    AddFip { n: u8, distributed: bool },
+    AddFip {
+        n: u8,
+        distributed: bool,
+    },
     DelFip(u8),
     AddSnat(u8),
     DelSnat(u8),
-    EditSeedFip { snat_router_ip: bool },
-    SetGateway { chassis: u8, priority: u8 },
+    EditSeedFip {
+        snat_router_ip: bool,
+    },
+    SetGateway {
+        chassis: u8,
+        priority: u8,
+    },
     DelGateway(u8),
     AddRoute(u8),
     DelRoute(u8),
     AddSwitch(u8),
     DelSwitch(u8),
+    /// A port group of some pods (`pg-add`, or `pg-set-ports` when it exists).
+    SetPortGroup {
+        n: u8,
+        pods: Vec<u8>,
+    },
+    DelPortGroup(u8),
+    /// An address set, written with OVN's ovn-nbctl (`create`, a generic command).
+    SetAddressSet {
+        n: u8,
+        addresses: Vec<u8>,
+    },
 }
 
 impl Op {
@@ -114,6 +134,26 @@ impl Op {
                 ]
             }
             Op::DelSwitch(n) => vec![s(&["ls-del", &format!("net{}", n % 4)]), s(&["lrp-del", &format!("ovn-cluster-net{}", n % 4)])],
+            Op::SetPortGroup { n, pods } => {
+                // Pods that do not exist make the command fail, as a user's typo would; the VM always exists.
+                let mut ports: Vec<String> = pods.iter().map(|p| format!("pod{p}")).collect();
+                ports.push("testvm.default".to_string());
+                let pg = format!("pg{}", n % 3);
+                let mut set = s(&["pg-set-ports", &pg]);
+                set.extend(ports.iter().cloned());
+                let mut add = s(&["pg-add", &pg]);
+                add.extend(ports);
+                vec![add, set]
+            }
+            Op::DelPortGroup(n) => vec![s(&["pg-del", &format!("pg{}", n % 3)])],
+            Op::SetAddressSet { n, addresses } => {
+                let name = format!("name=as{}", n % 2);
+                let list: Vec<String> = addresses.iter().map(|a| format!("\"10.99.0.{a}\"")).collect();
+                vec![
+                    s(&["ovn-nbctl", "--if-exists", "destroy", "Address_Set", &format!("as{}", n % 2)]),
+                    s(&["ovn-nbctl", "create", "Address_Set", &name, &format!("addresses=[{}]", list.join(","))]),
+                ]
+            }
         }
     }
 }
@@ -149,7 +189,10 @@ fn op() -> impl Strategy<Value = Op> {
         n.clone().prop_map(Op::AddRoute),
         n.clone().prop_map(Op::DelRoute),
         n.clone().prop_map(Op::AddSwitch),
-        n.prop_map(Op::DelSwitch),
+        n.clone().prop_map(Op::DelSwitch),
+        (n.clone(), prop::collection::vec(0u8..12, 0..4)).prop_map(|(n, pods)| Op::SetPortGroup { n, pods }),
+        n.clone().prop_map(Op::DelPortGroup),
+        (n, prop::collection::vec(0u8..20, 0..4)).prop_map(|(n, addresses)| Op::SetAddressSet { n, addresses }),
     ]
 }
 
@@ -183,7 +226,7 @@ fn seeded_nb() -> OvsdbServer {
 /// Runs `ops` against a real Northbound and, after every step, compares the engine that followed the
 /// changes with a fresh one. `hide` drops the reads it matches from the engine's records (a builder
 /// whose read the recorder missed), to show the comparison catches it.
-fn check(ops: &[Op], hide: Option<fn(&Dep) -> bool>) -> Result<(), String> {
+fn check(ops: &[Op], hide: Option<fn(&Dep) -> bool>) -> Result<northd::desired::DesiredSb, String> {
     let nb = seeded_nb();
     let db = format!("--db={}", nb.remote());
 
@@ -205,8 +248,10 @@ fn check(ops: &[Op], hide: Option<fn(&Dep) -> bool>) -> Result<(), String> {
 
         for (step, op) in ops.iter().enumerate() {
             for c in op.commands() {
-                let args: Vec<&str> = std::iter::once(db.as_str()).chain(c.iter().map(String::as_str)).collect();
-                run(nbctl(), &args, &[]);
+                match c.split_first() {
+                    Some((tool, rest)) if tool == "ovn-nbctl" => drop(nb.ovn_nbctl(&rest.iter().map(String::as_str).collect::<Vec<_>>())),
+                    _ => drop(run(nbctl(), &std::iter::once(db.as_str()).chain(c.iter().map(String::as_str)).collect::<Vec<_>>(), &[])),
+                }
             }
             op.edit_in_place(&nb);
             nb.ovn_nbctl(&["set", "NB_Global", ".", &format!("external_ids:step={step}")]).ok();
@@ -240,7 +285,7 @@ fn check(ops: &[Op], hide: Option<fn(&Dep) -> bool>) -> Result<(), String> {
                 return Err(format!("step {step} ({op:?}): warnings differ: {:?} vs {:?}", fresh.warnings(), engine.warnings()));
             }
         }
-        Ok(())
+        Ok(engine.desired())
     })
 }
 
@@ -260,9 +305,32 @@ proptest! {
 #[test]
 fn a_hidden_read_is_caught() {
     let ops = [Op::SetGateway { chassis: 0, priority: 7 }];
-    assert_eq!(check(&ops, None), Ok(()));
+    assert!(check(&ops, None).is_ok());
     let hidden = check(&ops, Some(|d| matches!(d, Dep::Row(Tab::GatewayChassis, _))));
     assert!(hidden.as_ref().is_err_and(|e| e.contains("SetGateway")), "{hidden:?}");
+}
+
+/// Port groups and address sets follow their own changes and their ports' (a pod joins, a pod's address
+/// changes, the pod goes), as rows of the Southbound's Port_Group and Address_Set.
+#[test]
+fn port_groups_and_address_sets_follow_changes() {
+    let ops = [
+        Op::AddPod(3),
+        Op::SetPortGroup { n: 0, pods: vec![3] },
+        Op::SetAddressSet { n: 1, addresses: vec![7, 8] },
+        Op::AddPod(4),
+        Op::SetPortGroup { n: 0, pods: vec![3, 4] },
+        Op::DelPod(3),
+        Op::SetAddressSet { n: 1, addresses: vec![9] },
+    ];
+    let sb = check(&ops, None).unwrap_or_else(|e| panic!("{e}"));
+    let named: Vec<String> = sb.named.iter().map(|((t, n), v)| format!("{t} {n} {v:?}")).collect();
+    let ip4 = sb.named.get(&("Address_Set", "pg0_ip4".to_string())).map(|v| format!("{v:?}")).unwrap_or_default();
+    assert!(ip4.contains("100.0.1.4") && !ip4.contains("100.0.1.3") && ip4.contains("100.0.0.14"), "{ip4}");
+    let pg = sb.named.iter().find(|((t, n), _)| *t == "Port_Group" && n.ends_with("_pg0")).map(|(_, v)| format!("{v:?}"));
+    assert!(pg.as_ref().is_some_and(|v| v.contains("pod4") && v.contains("testvm.default") && !v.contains("pod3")), "{named:#?}");
+    let as1 = sb.named.get(&("Address_Set", "as1".to_string())).map(|v| format!("{v:?}")).unwrap_or_default();
+    assert!(as1.contains("10.99.0.9") && !as1.contains("10.99.0.7"), "{as1}");
 }
 
 /// A one-port change recomputes that port, not its switch: adding a pod to a switch computes the pod's

@@ -126,6 +126,8 @@ fn bad_input_is_refused_and_changes_nothing() {
         (&["ls-add", "new-switch", "--", "lsp-add", "new-switch", "p1", "--", "lsp-set-addresses", "p1", "zz"], "zz"),
         (&["lrp-set-gateway-chassis", "ovn-cluster-external", "n2", "40000"], "40000"),
         (&["lsp-set-type", "testvm.default", "bogus"], "bogus"),
+        (&["lsp-set-port-security", "testvm.default", "00:00:00:F3:5D:F1 100.0.0.300"], "100.0.0.300"),
+        (&["lsp-set-port-security", "testvm.default", "nomac 100.0.0.14"], "nomac"),
         (&["lr-add", "r2", "--", "lr-nat-add", "r2", "snat", "1.1.1.1", "10.0.0.0/8"], "r2"),
         (&["no-such-command"], "no-such-command"),
         (&["lsp-add", "join"], "lsp-add"),

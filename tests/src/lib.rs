@@ -23,6 +23,7 @@ fn package_of(program: &str) -> &'static str {
         "ovn-northd" => "ovn-central",
         "ovn-controller" => "ovn-host",
         "unshare" => "util-linux",
+        "ovs-appctl" | "ovs-ofctl" => "openvswitch-common",
         _ => "openvswitch-switch",
     }
 }

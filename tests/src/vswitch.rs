@@ -124,6 +124,13 @@ impl Vswitch {
         self.db.remote()
     }
 
+    /// Runs `ovs-appctl` against this `ovs-vswitchd` (`ofproto/trace br-int FLOW`, `dpctl/dump-flows`, ...).
+    pub fn appctl(&self, args: &[&str]) -> Ran {
+        let target = self.db.dir().join("vswitchd.ctl").display().to_string();
+        let all: Vec<&str> = ["-t", target.as_str()].into_iter().chain(args.iter().copied()).collect();
+        run(&require("ovs-appctl"), &all, &[])
+    }
+
     /// Runs `ovs-vsctl` against the switch's database.
     pub fn vsctl(&self, args: &[&str]) -> Ran {
         let db = format!("--db={}", self.db.remote());

@@ -10,6 +10,8 @@
 //!   RouterPort(lrp)     port bindings (+ chassisredirect, HA group), flows   (router::port_unit)
 //!   Route(route)        one static route's flow                              (router::route_unit)
 //!   Nat(nat)            one NAT rule's flows                                 (nat::nat_unit)
+//!   PortGroup(pg)       its Port_Group per datapath, its _ip4 / _ip6 sets     (groups::port_group_unit)
+//!   AddressSet(as)      its Address_Set                                      (groups::address_set_unit)
 //! ```
 //! A builder reads the Northbound only through an [`index::Reader`], which records every read as a
 //! [`Dep`]; the engine keeps, for each Dep, the units that read it. A round takes the Deps that the
@@ -37,8 +39,9 @@ use model::nb::NbSnapshot;
 use model::ovsdb::{MixHash, Uuid};
 
 use super::index::{Dep, NbIndex, Reader, Tab};
-use super::{nat, router, switch, Keys};
+use super::{groups, nat, router, switch, Keys};
 use crate::desired::{Datapath, DesiredSb, HaChassisGroup, Lflow, MulticastGroup, PortBinding};
+use crate::named_rows::{self, NamedTable};
 use crate::stage::{DpKind, Stage};
 
 /// One unit: the builder and the Northbound row it runs on.
@@ -50,6 +53,8 @@ pub enum UnitId {
     RouterPort(Uuid),
     Route(Uuid),
     Nat(Uuid),
+    PortGroup(Uuid),
+    AddressSet(Uuid),
 }
 
 impl UnitId {
@@ -62,6 +67,8 @@ impl UnitId {
             Tab::RouterPort => UnitId::RouterPort(u),
             Tab::Route => UnitId::Route(u),
             Tab::Nat => UnitId::Nat(u),
+            Tab::PortGroup => UnitId::PortGroup(u),
+            Tab::AddressSet => UnitId::AddressSet(u),
             Tab::GatewayChassis => return None,
         })
     }
@@ -74,6 +81,8 @@ impl UnitId {
             UnitId::RouterPort(u) => nb.router_ports.contains_key(&u),
             UnitId::Route(u) => nb.static_routes.contains_key(&u),
             UnitId::Nat(u) => nb.nats.contains_key(&u),
+            UnitId::PortGroup(u) => nb.port_groups.contains_key(&u),
+            UnitId::AddressSet(u) => nb.address_sets.contains_key(&u),
         }
     }
 
@@ -85,12 +94,15 @@ impl UnitId {
             UnitId::Router(u) => nb.routers.get(&u).map(|r| r.name.as_str()),
             UnitId::SwitchPort(u) => nb.switch_ports.get(&u).map(|p| p.name.as_str()),
             UnitId::RouterPort(u) => nb.router_ports.get(&u).map(|p| p.name.as_str()),
+            UnitId::PortGroup(u) => nb.port_groups.get(&u).map(|p| p.name.as_str()),
+            UnitId::AddressSet(u) => nb.address_sets.get(&u).map(|a| a.name.as_str()),
             UnitId::Route(_) | UnitId::Nat(_) => None,
         };
+        // Port groups name their datapaths by tunnel key: after the datapaths.
         let rank = match self {
             UnitId::Switch(_) | UnitId::Router(_) => 0,
             UnitId::SwitchPort(_) | UnitId::RouterPort(_) => 1,
-            UnitId::Route(_) | UnitId::Nat(_) => 2,
+            UnitId::Route(_) | UnitId::Nat(_) | UnitId::PortGroup(_) | UnitId::AddressSet(_) => 2,
         };
         (rank, name.unwrap_or(""), self)
     }
@@ -103,6 +115,8 @@ impl UnitId {
             UnitId::RouterPort(u) => router::port_unit(r, u, out),
             UnitId::Route(u) => router::route_unit(r, u, out),
             UnitId::Nat(u) => nat::nat_unit(r, u, out),
+            UnitId::PortGroup(u) => groups::port_group_unit(r, u, out),
+            UnitId::AddressSet(u) => groups::address_set_unit(r, u, out),
         }
     }
 }
@@ -118,10 +132,17 @@ pub struct Out {
     /// Ports this unit adds to multicast groups: (datapath, group name, port).
     pub mc_members: Vec<(Uuid, &'static str, String)>,
     pub ha_groups: Vec<HaChassisGroup>,
+    /// Rows of the tables of [`named_rows`].
+    pub named: Vec<(named_rows::Key, named_rows::Values)>,
     pub warnings: Vec<String>,
 }
 
 impl Out {
+    /// Adds a row to a table of [`named_rows`]: its name and the values of the table's columns.
+    pub fn named(&mut self, table: &'static NamedTable, name: String, values: named_rows::Values) {
+        self.named.push(((table.table, name), values));
+    }
+
     /// Adds a flow on a datapath.
     pub fn flow(&mut self, datapath: Uuid, stage: Stage, priority: u16, match_: impl Into<String>, actions: impl Into<String>) {
         self.flows.push(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into() });
@@ -154,6 +175,7 @@ struct Unit {
     mc_groups: Vec<(Uuid, &'static str)>,
     mc_members: Vec<(Uuid, &'static str, String)>,
     ha_groups: Vec<String>,
+    named: Vec<named_rows::Key>,
     warnings: Vec<String>,
 }
 
@@ -169,6 +191,7 @@ pub struct Delta {
     pub ports: BTreeSet<String>,
     pub mc_groups: BTreeSet<(Uuid, String)>,
     pub ha_groups: BTreeSet<String>,
+    pub named: BTreeSet<named_rows::Key>,
     /// Units computed in this round (for logs and tests).
     pub recomputed: usize,
 }
@@ -254,6 +277,10 @@ pub struct Engine {
     /// Members of groups no unit defines (for a moment, while their switch goes away).
     mc_orphans: HashMap<(Uuid, String), BTreeSet<String>>,
     ha_groups: BTreeMap<String, HaChassisGroup>,
+    /// Rows of the tables of [`named_rows`], with how many units want each (a name claimed twice: the
+    /// later values win until one of them goes).
+    named: BTreeMap<named_rows::Key, named_rows::Values>,
+    named_refs: HashMap<named_rows::Key, u32>,
     unit_warnings: BTreeMap<String, u32>,
     warnings: Vec<String>,
     /// Reads left out of the records ([`Engine::hide_reads`]).
@@ -283,6 +310,7 @@ impl Engine {
             ports: self.ports.clone(),
             mc_groups: self.mc_groups.clone(),
             ha_groups: self.ha_groups.clone(),
+            named: self.named.clone(),
             lflows: self.flow_refs.values().map(|(f, _)| f.clone()).collect(),
         }
     }
@@ -294,6 +322,7 @@ impl Engine {
             ports: &self.ports,
             mc_groups: &self.mc_groups,
             ha_groups: &self.ha_groups,
+            named: &self.named,
             lflows: crate::sync::in_datapath_order(self.flow_refs.iter().map(|(k, (f, _))| (*k, f)).collect()),
         }
     }
@@ -312,6 +341,10 @@ impl Engine {
 
     pub fn desired_ha(&self, name: &str) -> Option<&HaChassisGroup> {
         self.ha_groups.get(name)
+    }
+
+    pub fn desired_named(&self, key: &named_rows::Key) -> Option<&named_rows::Values> {
+        self.named.get(key)
     }
 
     /// The desired flow with this [`Lflow::key_hash`].
@@ -352,6 +385,8 @@ impl Engine {
         ids.extend(nb.router_ports.keys().map(|u| UnitId::RouterPort(*u)));
         ids.extend(nb.static_routes.keys().map(|u| UnitId::Route(*u)));
         ids.extend(nb.nats.keys().map(|u| UnitId::Nat(*u)));
+        ids.extend(nb.port_groups.keys().map(|u| UnitId::PortGroup(*u)));
+        ids.extend(nb.address_sets.keys().map(|u| UnitId::AddressSet(*u)));
         ids.extend(self.units.keys().copied());
         let delta = self.recompute(ix, ids);
         // Keys read from the Southbound for rows that are gone.
@@ -409,7 +444,7 @@ impl Engine {
                 }
                 continue;
             }
-            let mut reader = Reader::new(ix);
+            let mut reader = Reader::new(ix, &self.keys.keys);
             let mut out = Out::default();
             id.run(&mut reader, &mut out);
             delta.recomputed += 1;
@@ -517,6 +552,12 @@ impl Engine {
             unit.ha_groups.push(g.name.clone());
             self.ha_groups.insert(g.name.clone(), g);
         }
+        for (key, values) in out.named {
+            delta.named.insert(key.clone());
+            *self.named_refs.entry(key.clone()).or_default() += 1;
+            self.named.insert(key.clone(), values);
+            unit.named.push(key);
+        }
         for w in out.warnings {
             *self.unit_warnings.entry(w.clone()).or_default() += 1;
             unit.warnings.push(w);
@@ -575,6 +616,16 @@ impl Engine {
         for g in &old.ha_groups {
             delta.ha_groups.insert(g.clone());
             self.ha_groups.remove(g);
+        }
+        for key in &old.named {
+            delta.named.insert(key.clone());
+            if let Some(n) = self.named_refs.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.named_refs.remove(key);
+                    self.named.remove(key);
+                }
+            }
         }
         for w in &old.warnings {
             if let Some(n) = self.unit_warnings.get_mut(w) {

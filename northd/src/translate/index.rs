@@ -26,8 +26,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
 use model::addr::LspAddress;
-use model::nb::{self, GatewayChassis, LogicalRouter, LogicalRouterPort, LogicalSwitch, LogicalSwitchPort, Nat, NbSnapshot, StaticRoute};
+use model::nb::{
+    self, AddressSet, GatewayChassis, LogicalRouter, LogicalRouterPort, LogicalSwitch, LogicalSwitchPort, Nat, NbSnapshot, PortGroup,
+    StaticRoute,
+};
 use model::ovsdb::{Replica, Uuid};
+
+use super::Keys;
 
 /// The Northbound tables the builders read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,6 +44,8 @@ pub enum Tab {
     GatewayChassis,
     Nat,
     Route,
+    PortGroup,
+    AddressSet,
 }
 
 impl Tab {
@@ -51,6 +58,8 @@ impl Tab {
             nb::table::GATEWAY_CHASSIS => Tab::GatewayChassis,
             nb::table::NAT => Tab::Nat,
             nb::table::STATIC_ROUTE => Tab::Route,
+            nb::table::PORT_GROUP => Tab::PortGroup,
+            nb::table::ADDRESS_SET => Tab::AddressSet,
             _ => return None,
         })
     }
@@ -182,6 +191,8 @@ impl NbIndex {
                     Tab::GatewayChassis => old.others.push((tab, u, n.gateway_chassis.contains_key(&u))),
                     Tab::Nat => old.others.push((tab, u, n.nats.contains_key(&u))),
                     Tab::Route => old.others.push((tab, u, n.static_routes.contains_key(&u))),
+                    Tab::PortGroup => old.others.push((tab, u, n.port_groups.contains_key(&u))),
+                    Tab::AddressSet => old.others.push((tab, u, n.address_sets.contains_key(&u))),
                 }
             }
         }
@@ -249,7 +260,8 @@ impl NbIndex {
                 }
             }
         }
-        // Gateway chassis, NATs and routes are read whole; a change of any column is a change of the row.
+        // Gateway chassis, NATs, routes, port groups and address sets are read whole; a change of any
+        // column is a change of the row.
         for (tab, u, _) in old.others {
             deps.push(Dep::Row(tab, u));
         }
@@ -351,12 +363,14 @@ fn remove_from(map: &mut HashMap<String, BTreeSet<Uuid>>, key: &str, u: Uuid) {
 /// The builders' only way into the Northbound: every answer is recorded as the [`Dep`] it came from.
 pub struct Reader<'a> {
     ix: &'a NbIndex,
+    keys: &'a Keys,
     deps: Vec<Dep>,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(ix: &'a NbIndex) -> Reader<'a> {
-        Reader { ix, deps: Vec::new() }
+    /// A reader of `ix` that also sees the datapaths' tunnel keys (`keys`).
+    pub fn new(ix: &'a NbIndex, keys: &'a Keys) -> Reader<'a> {
+        Reader { ix, keys, deps: Vec::new() }
     }
 
     /// What was read, sorted, each once.
@@ -403,6 +417,22 @@ impl<'a> Reader<'a> {
     pub fn route(&mut self, u: Uuid) -> Option<&'a StaticRoute> {
         self.read(Dep::Row(Tab::Route, u));
         self.ix.nb.static_routes.get(&u)
+    }
+
+    pub fn port_group(&mut self, u: Uuid) -> Option<&'a PortGroup> {
+        self.read(Dep::Row(Tab::PortGroup, u));
+        self.ix.nb.port_groups.get(&u)
+    }
+
+    pub fn address_set(&mut self, u: Uuid) -> Option<&'a AddressSet> {
+        self.read(Dep::Row(Tab::AddressSet, u));
+        self.ix.nb.address_sets.get(&u)
+    }
+
+    /// The tunnel key of datapath `dp` (a switch or router). Not a recorded read: a datapath keeps its
+    /// key while it exists, and the engine computes datapaths before the units that name them.
+    pub fn datapath_key(&self, dp: Uuid) -> Option<i64> {
+        self.keys.datapaths.get(&dp).copied()
     }
 
     /// The switches or routers listing `child`, first (lowest UUID) first: the first one owns it; a

@@ -17,6 +17,7 @@ use crate::desired::DesiredSb;
 
 pub mod bindings;
 pub mod engine;
+pub mod groups;
 pub mod index;
 pub mod nat;
 pub mod router;

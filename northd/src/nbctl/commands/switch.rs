@@ -109,11 +109,9 @@ pub fn lsp_get_addresses(ctx: &mut Ctx) -> Result<(), String> {
 pub fn lsp_set_port_security(ctx: &mut Ctx) -> Result<(), String> {
     let port = lookup::lsp(ctx.db, &ctx.cmd.args[0])?;
     for e in &ctx.cmd.args[1..] {
-        let words: Vec<&str> = e.split_whitespace().collect();
-        let ok = words.first().is_some_and(|m| model::addr::parse_mac(m).is_ok())
-            && words[1..].iter().all(|w| model::addr::parse_ip_or_network(w).is_ok());
-        if !ok {
-            return Err(format!("{e}: invalid port security entry (expected \"MAC [IP[/PREFIX]...]\")"));
+        // The one message for any bad word, naming the entry (the controller parses entries the same way).
+        if model::addr::PortSecurity::parse(e).is_err() {
+            return Err(model::addr::AddrError::PortSecurity(e.to_string()).to_string());
         }
     }
     ctx.db.set(LSP, port, "port_security", Datum::set(ctx.cmd.args[1..].iter().map(String::as_str)));
