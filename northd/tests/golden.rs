@@ -87,7 +87,7 @@ fn scenario(name: &str, script: &str, env: &[(&str, &str)]) -> Vec<String> {
             "--format=csv",
             "--data=bare",
             "--no-headings",
-            "--columns=logical_port,type,tunnel_key,options,mac,nat_addresses",
+            "--columns=logical_port,type,tunnel_key,options,mac,port_security,nat_addresses",
             "list",
             "Port_Binding",
         ])

@@ -35,6 +35,11 @@ enum Op {
         distributed: bool,
     },
     DelFip(u8),
+    AddSnat(u8),
+    DelSnat(u8),
+    EditSeedFip {
+        snat_router_ip: bool,
+    },
     SetGateway {
         chassis: u8,
         priority: u8,
@@ -80,6 +85,14 @@ impl Op {
                 vec![c]
             }
             Op::DelFip(n) => vec![s(&["lr-nat-del", "ovn-cluster", "dnat_and_snat", &format!("192.168.100.{}", 150 + n % 50)])],
+            // SNAT of a pod network to the gateway port's own address (odd n) or to an address of its own:
+            // a router address that is an SNAT address changes the router's own flows.
+            Op::AddSnat(n) => {
+                let external = if n % 2 == 1 { "192.168.100.254".to_string() } else { format!("192.168.100.{}", 200 + n % 50) };
+                vec![s(&["lr-nat-add", "ovn-cluster", "snat", &external, &format!("100.0.{}.0/24", 100 + n)])]
+            }
+            Op::DelSnat(n) => vec![s(&["lr-nat-del", "ovn-cluster", "snat", &format!("100.0.{}.0/24", 100 + n)])],
+            Op::EditSeedFip { .. } => vec![],
             Op::SetGateway { chassis, priority } => {
                 vec![s(&["lrp-set-gateway-chassis", "ovn-cluster-external", &format!("n{}", chassis % 3 + 1), &priority.to_string()])]
             }
@@ -145,6 +158,21 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Changes our nbctl has no command for, made with OVN's `ovn-nbctl set`: a NAT row edited in place
+    /// changes no router row, so only the units' own reads of it can notice.
+    fn edit_in_place(&self, nb: &OvsdbServer) {
+        if let Op::EditSeedFip { snat_router_ip } = self {
+            // The seed's FIP turned into an SNAT to the gateway port's own address, and back.
+            let (kind, external) = if *snat_router_ip { ("snat", "192.168.100.254") } else { ("dnat_and_snat", "192.168.100.101") };
+            let found = nb.ovn_nbctl(&["--bare", "--columns=_uuid", "find", "NAT", "logical_ip=\"100.0.0.14\""]).ok();
+            for uuid in found.stdout.split_whitespace() {
+                nb.ovn_nbctl(&["set", "NAT", uuid, &format!("type={kind}"), &format!("external_ip=\"{external}\"")]).ok();
+            }
+        }
+    }
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let n = 0u8..12;
     prop_oneof![
@@ -153,6 +181,9 @@ fn op() -> impl Strategy<Value = Op> {
         n.clone().prop_map(Op::SetVmAddress),
         (n.clone(), any::<bool>()).prop_map(|(n, distributed)| Op::AddFip { n, distributed }),
         n.clone().prop_map(Op::DelFip),
+        n.clone().prop_map(Op::AddSnat),
+        n.clone().prop_map(Op::DelSnat),
+        any::<bool>().prop_map(|snat_router_ip| Op::EditSeedFip { snat_router_ip }),
         (0u8..3, 1u8..200).prop_map(|(chassis, priority)| Op::SetGateway { chassis, priority }),
         (0u8..3).prop_map(Op::DelGateway),
         n.clone().prop_map(Op::AddRoute),
@@ -222,6 +253,7 @@ fn check(ops: &[Op], hide: Option<fn(&Dep) -> bool>) -> Result<northd::desired::
                     _ => drop(run(nbctl(), &std::iter::once(db.as_str()).chain(c.iter().map(String::as_str)).collect::<Vec<_>>(), &[])),
                 }
             }
+            op.edit_in_place(&nb);
             nb.ovn_nbctl(&["set", "NB_Global", ".", &format!("external_ids:step={step}")]).ok();
             barrier(&session, step).await;
 

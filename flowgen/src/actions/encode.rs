@@ -38,6 +38,7 @@ pub enum Opcode {
     PutFdb = 12,
     HandleSvcCheck = 13,
     HandleDhcpv6Reply = 14,
+    SctpAbort = 15,
 }
 
 impl Opcode {
@@ -58,6 +59,7 @@ impl Opcode {
             PutFdb,
             HandleSvcCheck,
             HandleDhcpv6Reply,
+            SctpAbort,
         ]
         .into_iter()
         .find(|o| *o as u32 == v)
@@ -75,6 +77,7 @@ impl Opcode {
             "icmp4_error" => Opcode::Icmp4Error,
             "icmp6_error" => Opcode::Icmp6Error,
             "tcp_reset" => Opcode::TcpReset,
+            "sctp_abort" => Opcode::SctpAbort,
             _ => return None,
         })
     }
@@ -404,12 +407,15 @@ fn encode_named(
             }
             pre.push("ip");
             let snat = name.starts_with("ct_snat");
-            let zone = if name.ends_with("_in_czone") || (snat && ctx.is_router) {
-                zone16(REG_SNAT_ZONE)?
-            } else if ctx.is_router {
-                zone16(REG_DNAT_ZONE)?
-            } else {
+            // A router's common NAT zone (`_in_czone`) is its DNAT zone, as ovn-controller makes it: the
+            // SNAT zone stays apart for hairpinned traffic, whose SNAT must not meet the DNAT of the same
+            // packet in one zone.
+            let zone = if !ctx.is_router {
                 zone16(REG_CT_ZONE)?
+            } else if snat && !name.ends_with("_in_czone") {
+                zone16(REG_SNAT_ZONE)?
+            } else {
+                zone16(REG_DNAT_ZONE)?
             };
             let mut nat = Nat::default();
             let mut commit = false;
@@ -465,6 +471,7 @@ fn encode_named(
                     Opcode::NdNs | Opcode::Icmp6 | Opcode::Icmp6Error => "ip6",
                     Opcode::NdNa | Opcode::NdNaRouter => "nd_ns",
                     Opcode::TcpReset => "tcp",
+                    Opcode::SctpAbort => "sctp",
                     _ => "1",
                 });
                 if !no_args {
@@ -477,4 +484,18 @@ fn encode_named(
         },
     }
     Ok(Flow::Continue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The controller reads the opcode back from the packet-in: every nested action's opcode must.
+    #[test]
+    fn nested_action_opcodes_read_back() {
+        for name in ["arp", "nd_ns", "nd_na", "nd_na_router", "icmp4", "icmp6", "icmp4_error", "icmp6_error", "tcp_reset", "sctp_abort"] {
+            let op = Opcode::nested(name).unwrap_or_else(|| panic!("{name}: no opcode"));
+            assert_eq!(Opcode::from_u32(op as u32), Some(op), "{name}");
+        }
+    }
 }

@@ -6,14 +6,15 @@
 //! Three units: the router (its datapath and the flows that name no port), each router port (its
 //! bindings and the flows that name it or its networks), and each static route.
 
-use std::net::Ipv4Addr;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
 
-use model::nb::{NextHop, RoutePolicy};
+use model::nb::{NatType, NextHop, RoutePolicy};
 use model::ovsdb::Uuid;
 
 use super::bindings;
 use super::engine::Out;
-use super::index::Reader;
+use super::index::{List, Reader};
 use super::topology::{Router, RouterPort};
 use crate::desired::Datapath;
 use crate::stage::{DpKind, Stage};
@@ -68,6 +69,8 @@ pub fn router_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
     sb.flow(dp, Stage::LrInIpInput, 82, "ip4.mcast || ip6.mcast", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 50, "eth.bcast", "drop;");
     sb.flow(dp, Stage::LrInIpInput, 30, "ip.ttl == {0, 1}", "drop;");
+    // Multicast with TTL 1 is meant to stay on its link: dropped without an ICMP error (`ttl_exceeded`).
+    sb.flow(dp, Stage::LrInIpInput, 32, "ip.ttl == {0, 1} && !ip.later_frag && (ip4.mcast || ip6.mcast)", "drop;");
 
     // Routing: connected networks (see `port_unit`) and static routes (`route_unit`); what matches
     // none is dropped.
@@ -94,6 +97,8 @@ pub fn router_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
         "arp { eth.dst = ff:ff:ff:ff:ff:ff; arp.spa = reg1; arp.tpa = reg0; arp.op = 1; output; };",
     );
     sb.flow(dp, Stage::LrInArpRequest, 0, "1", "output;");
+    // Nothing is an external IP of this router until a NAT rule says so (`super::nat`).
+    sb.flow(dp, Stage::LrOutChkDnatLocal, 0, "1", "reg9[4] = 0; next;");
     sb.flow(dp, Stage::LrOutDelivery, 0, "1", "drop;");
     sb.stage_defaults(dp, DpKind::Router);
 }
@@ -151,10 +156,15 @@ pub fn port_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
             format!("ip4.dst == {ip} && icmp4.type == 8 && icmp4.code == 0"),
             "ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 0; flags.loopback = 1; next; ",
         );
-        sb.flow(dp, Stage::LrInIpInput, 60, format!("ip4.dst == {{{ip}}}"), "drop;");
         // The connected network, more specific first.
         let plen = u16::from(n.prefix_len());
         sb.flow(dp, Stage::LrInIpRouting, plen * 3 + 2, format!("ip4.dst == {}", n.trunc()), route_action("ip4.dst", &p, ip));
+    }
+
+    own_address_drops(r, &p, sb);
+    ttl_exceeded(&p, sb);
+    if Router::read(r, dp).is_some_and(|lr| !lr.has_gateway()) {
+        unreachable(&p, sb);
     }
 
     // Gateway redirect: what leaves by a gateway port goes to the chassis that hosts it.
@@ -162,6 +172,61 @@ pub fn port_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
         sb.flow(dp, Stage::LrInGwRedirect, 50, format!("outport == \"{name}\""), format!("outport = \"{}\"; next;", gw.cr_port));
     }
     sb.flow(dp, Stage::LrOutDelivery, 100, format!("outport == \"{name}\""), "output;");
+}
+
+/// The external IPs of the SNAT rules of router `lr`.
+fn snat_ips(r: &mut Reader<'_>, lr: Uuid) -> BTreeSet<IpAddr> {
+    let list = r.router_list(lr, List::Nat);
+    list.iter().filter_map(|u| r.nat(*u)).filter(|n| n.kind == NatType::Snat).map(|n| n.external_ip).collect()
+}
+
+/// IP traffic for the port's own addresses that nothing above answered is dropped in IP input, except for
+/// addresses that are also SNAT addresses of the router: replies to SNATed connections must get to unsnat
+/// first, so those are dropped only at ARP resolution, if unsnat did not translate them.
+fn own_address_drops(r: &mut Reader<'_>, p: &RouterPort<'_>, sb: &mut Out) {
+    let snat = snat_ips(r, p.router);
+    let (shared, own): (Vec<Ipv4Addr>, Vec<Ipv4Addr>) = p.ipv4().map(|n| n.addr()).partition(|ip| snat.contains(&IpAddr::V4(*ip)));
+    for (stage, priority, ips) in [(Stage::LrInIpInput, 60, own), (Stage::LrInArpResolve, 2, shared)] {
+        if !ips.is_empty() {
+            let set = ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ");
+            sb.flow(p.router, stage, priority, format!("ip4.dst == {{{set}}}"), "drop;");
+        }
+    }
+}
+
+/// ICMP "time exceeded" (RFC 1812) for a unicast packet whose TTL runs out here, from the (first) address
+/// of the port it came in on, except that a gateway port swaps the packet's addresses, so the error comes
+/// from the packet's own destination.
+fn ttl_exceeded(p: &RouterPort<'_>, sb: &mut Out) {
+    let Some(addr) = p.ipv4().next().map(|n| n.addr()) else { return };
+    let name = p.name();
+    let from = if p.gateway.is_some() { "ip4.dst <-> ip4.src".to_string() } else { format!("ip4.dst = ip4.src; ip4.src = {addr}") };
+    sb.flow(
+        p.router,
+        Stage::LrInIpInput,
+        31,
+        format!("inport == \"{name}\" && ip4 && ip.ttl == {{0, 1}} && !ip.later_frag"),
+        format!(
+            "icmp4 {{eth.dst <-> eth.src; icmp4.type = 11; /* Time exceeded */ icmp4.code = 0; /* TTL exceeded in transit */ \
+             {from} ; ip.ttl = 254; outport = \"{name}\"; flags.loopback = 1; output; }};"
+        ),
+    );
+}
+
+/// On a router without gateway ports, what is sent to one of the port's addresses and nothing above
+/// answered gets "port unreachable" (UDP), a TCP reset, an SCTP abort, or "protocol unreachable".
+fn unreachable(p: &RouterPort<'_>, sb: &mut Out) {
+    let icmp = |code: u8| {
+        format!("icmp4 {{eth.dst <-> eth.src; ip4.dst <-> ip4.src; ip.ttl = 255; icmp4.type = 3; icmp4.code = {code}; next; }};")
+    };
+    for ip in p.ipv4().map(|n| n.addr()) {
+        let to_us = format!("ip4 && ip4.dst == {ip} && !ip.later_frag");
+        let dp = p.router;
+        sb.flow(dp, Stage::LrInIpInput, 80, format!("{to_us} && udp"), icmp(3));
+        sb.flow(dp, Stage::LrInIpInput, 80, format!("{to_us} && tcp"), "tcp_reset {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };");
+        sb.flow(dp, Stage::LrInIpInput, 80, format!("{to_us} && sctp"), "sctp_abort {eth.dst <-> eth.src; ip4.dst <-> ip4.src; next; };");
+        sb.flow(dp, Stage::LrInIpInput, 70, to_us, icmp(2));
+    }
 }
 
 /// One static route, on each router that lists it.

@@ -35,10 +35,7 @@ pub fn switch_unit(r: &mut Reader<'_>, ls: Uuid, sb: &mut Out) {
         sb.mc_groups.push((ls, name, key));
     }
 
-    // Frames from a multicast source MAC or with a VLAN tag never enter.
-    sb.flow(ls, Stage::LsInCheckPortSec, 100, "eth.src[40]", "drop;");
-    sb.flow(ls, Stage::LsInCheckPortSec, 100, "vlan.present", "drop;");
-    sb.flow(ls, Stage::LsOutCheckPortSec, 100, "eth.mcast", "next;");
+    port_security(ls, sb);
 
     // L2 lookup: broadcast and multicast flood; the rest, when no port's MAC matched, to the ports that
     // take unknown MACs.
@@ -59,27 +56,36 @@ pub fn port_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
     }
     let peer = super::topology::switch_port_peer(r, lsp, &mut sb.warnings);
     bindings::switch_port_rows(r, ls, lsp, peer.as_ref(), sb);
-    port_security(ls, lsp, sb);
+    admin_state(ls, lsp, sb);
     arp_responder(ls, lsp, peer.as_ref(), sb);
     l2_lookup(r, ls, lsp, peer.as_ref(), sb);
     router_arp_entries(r, ls, lsp, peer.as_ref(), sb);
 }
 
-/// Port security and admin state.
-fn port_security(dp: Uuid, lsp: &LogicalSwitchPort, sb: &mut Out) {
-    let name = &lsp.name;
+/// The register bit the port security stages pass their verdict in (1: drop).
+const PORT_SEC_DROP: &str = "reg0[15]";
+
+/// Port security. The addresses a port may use are not spelled out in flows: the check stages ask the
+/// chassis (`check_in_port_sec()` / `check_out_port_sec()`), which compares the packet with the port's
+/// `Port_Binding.port_security` (its MACs, and its IPs when listed: `ip4.src` and `arp.spa` on the way in,
+/// `ip4.dst` on the way out), and the apply stages drop what failed. Frames from a multicast source MAC or
+/// with a VLAN tag never enter; multicast and broadcast frames always leave.
+fn port_security(ls: Uuid, sb: &mut Out) {
+    sb.flow(ls, Stage::LsInCheckPortSec, 100, "eth.src[40]", "drop;");
+    sb.flow(ls, Stage::LsInCheckPortSec, 100, "vlan.present", "drop;");
+    sb.flow(ls, Stage::LsInCheckPortSec, 50, "1", format!("{PORT_SEC_DROP} = check_in_port_sec(); next;"));
+    sb.flow(ls, Stage::LsInApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), "drop;");
+    sb.flow(ls, Stage::LsOutCheckPortSec, 100, "eth.mcast", format!("{PORT_SEC_DROP} = 0; next;"));
+    sb.flow(ls, Stage::LsOutCheckPortSec, 0, "1", format!("{PORT_SEC_DROP} = check_out_port_sec(); next;"));
+    sb.flow(ls, Stage::LsOutApplyPortSec, 50, format!("{PORT_SEC_DROP} == 1"), "drop;");
+}
+
+/// Admin state: nothing enters from or leaves to a disabled port.
+fn admin_state(dp: Uuid, lsp: &LogicalSwitchPort, sb: &mut Out) {
     if lsp.enabled == Some(false) {
-        sb.flow(dp, Stage::LsInCheckPortSec, 100, format!("inport == \"{name}\""), "drop;");
+        let name = &lsp.name;
+        sb.flow(dp, Stage::LsInCheckPortSec, 100, format!("inport == \"{name}\""), format!("{PORT_SEC_DROP} = 1; next;"));
         sb.flow(dp, Stage::LsOutApplyPortSec, 100, format!("outport == \"{name}\""), "drop;");
-        return;
-    }
-    let macs: Vec<&str> = lsp.port_security.iter().filter_map(|e| e.split_whitespace().next()).collect();
-    if !macs.is_empty() {
-        let set = macs.join(", ");
-        sb.flow(dp, Stage::LsInCheckPortSec, 90, format!("inport == \"{name}\" && eth.src == {{{set}}}"), "next;");
-        sb.flow(dp, Stage::LsInCheckPortSec, 80, format!("inport == \"{name}\""), "drop;");
-        sb.flow(dp, Stage::LsOutCheckPortSec, 90, format!("outport == \"{name}\" && eth.dst == {{{set}}}"), "next;");
-        sb.flow(dp, Stage::LsOutCheckPortSec, 80, format!("outport == \"{name}\""), "drop;");
     }
 }
 

@@ -6,7 +6,9 @@
 //! 3. the outside reaches testvm through its floating IP 192.168.100.101, and testvm reaches the outside;
 //! 4. the outside sees testvm's traffic coming from the floating IP;
 //! 5. centralized NAT: the FIP traffic crosses the gateway n1's NIC; distributed NAT: it crosses n3's own
-//!    NIC (with the FIP's MAC), not n1's.
+//!    NIC (with the FIP's MAC), not n1's;
+//! 6. hairpin: testvm reaches its own floating IP (the router sends the traffic back in from its gateway
+//!    port, SNATed to the FIP and DNATed to testvm).
 //!
 //! They live in the library so the same checks run with OVN's daemons (tests/tests/seed_e2e.rs, the
 //! reference) and with ours (northd/tests/seed_e2e.rs).
@@ -47,6 +49,7 @@ pub fn run_seed_checks(c: &Cluster) {
         NatMode::Centralized => fip_crosses_gateway_nic(c),
         NatMode::Distributed => fip_crosses_vm_node_nic(c),
     }
+    hairpin_to_own_fip(c);
     c.say("all checks passed");
 }
 
@@ -160,6 +163,13 @@ fn fip_crosses_vm_node_nic(c: &Cluster) {
         replies.len(),
         seed::FIP_EXTERNAL_MAC
     ));
+}
+
+/// 6. testvm pings its own FIP: the echo requests leave by the gateway port SNATed to the FIP and loop back
+///    in, DNATed to testvm, which answers the FIP the same way round.
+fn hairpin_to_own_fip(c: &Cluster) {
+    assert_ping(c, Site::Workload(seed::TESTVM.lsp), seed::FIP);
+    c.say(&format!("6. hairpin: testvm -> its own FIP {}: answered", seed::FIP));
 }
 
 /// Gateway failover: n1 (priority 100) and n2 (priority 50) are both gateway chassis with a NIC on the
