@@ -483,3 +483,101 @@ impl<'a> Reader<'a> {
         self.ix.unknown_of.get(&ls).is_some_and(|s| !s.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lsp(u: u128, name: &str, kind: &str, addresses: &[&str], router_port: Option<&str>) -> LogicalSwitchPort {
+        LogicalSwitchPort {
+            uuid: Uuid(u),
+            name: name.to_string(),
+            kind: kind.to_string(),
+            options: router_port.map(|p| [("router-port".to_string(), p.to_string())].into()).unwrap_or_default(),
+            addresses: addresses.iter().map(|a| LspAddress::parse(a).expect("address")).collect(),
+            raw_addresses: addresses.iter().map(|a| a.to_string()).collect(),
+            port_security: Vec::new(),
+            parent_name: None,
+            tag: None,
+            tag_request: None,
+            enabled: None,
+            external_ids: Default::default(),
+        }
+    }
+
+    fn switch(u: u128, name: &str, ports: &[u128]) -> LogicalSwitch {
+        LogicalSwitch {
+            uuid: Uuid(u),
+            name: name.to_string(),
+            ports: ports.iter().map(|p| Uuid(*p)).collect(),
+            other_config: Default::default(),
+            external_ids: Default::default(),
+        }
+    }
+
+    /// The rows of `table` in `changes` are those given, and `edit` changes the snapshot accordingly.
+    fn change(ix: &mut NbIndex, rows: &[(&str, u128)], edit: impl FnOnce(&mut NbSnapshot)) -> Vec<Dep> {
+        let mut changes: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
+        for (t, u) in rows {
+            changes.entry(t.to_string()).or_default().insert(Uuid(*u));
+        }
+        ix.update(&changes, |ix| edit(&mut ix.nb))
+    }
+
+    /// Adding a port to a switch touches that port's reads, and not the switch row that every other port
+    /// would otherwise depend on: the grain that keeps a pod's cost independent of its switch's size.
+    #[test]
+    fn a_new_port_touches_its_own_reads_only() {
+        let mut nb = NbSnapshot::default();
+        nb.switches.insert(Uuid(1), switch(1, "sw", &[10, 11]));
+        nb.switch_ports.insert(Uuid(10), lsp(10, "a", "", &["00:00:00:00:00:0a 10.0.0.10"], None));
+        nb.switch_ports.insert(Uuid(11), lsp(11, "r", "router", &["router"], Some("lrp")));
+        let (mut ix, _) = NbIndex::new(nb);
+        let deps = change(&mut ix, &[(nb::table::LOGICAL_SWITCH, 1), (nb::table::LOGICAL_SWITCH_PORT, 12)], |nb| {
+            nb.switches.insert(Uuid(1), switch(1, "sw", &[10, 11, 12]));
+            nb.switch_ports.insert(Uuid(12), lsp(12, "b", "", &["00:00:00:00:00:0b 10.0.0.11"], None));
+        });
+        assert_eq!(deps, vec![Dep::Row(Tab::SwitchPort, Uuid(12)), Dep::Owner(Uuid(12)), Dep::Children(Uuid(1), List::Ports)], "{deps:?}");
+        let keys = Keys::default();
+        let mut r = Reader::new(&ix, &keys);
+        assert_eq!(r.owner(Uuid(12)), Some(Uuid(1)));
+        assert_eq!(r.router_ports_of(Uuid(1)), vec![Uuid(11)]);
+        assert_eq!(r.peers("lrp"), vec![Uuid(11)]);
+        assert!(!r.has_unknown(Uuid(1)));
+    }
+
+    /// The first port with `unknown` addresses, a port turning into a router port, and a port leaving its
+    /// switch each touch the relation they change.
+    #[test]
+    fn relations_follow_their_rows() {
+        let mut nb = NbSnapshot::default();
+        nb.switches.insert(Uuid(1), switch(1, "sw", &[10]));
+        nb.switch_ports.insert(Uuid(10), lsp(10, "a", "", &["00:00:00:00:00:0a 10.0.0.10"], None));
+        let (mut ix, _) = NbIndex::new(nb);
+
+        let deps = change(&mut ix, &[(nb::table::LOGICAL_SWITCH_PORT, 10)], |nb| {
+            nb.switch_ports.insert(Uuid(10), lsp(10, "a", "", &["unknown"], None));
+        });
+        assert!(deps.contains(&Dep::HasUnknown(Uuid(1))), "{deps:?}");
+        assert!(Reader::new(&ix, &Keys::default()).has_unknown(Uuid(1)));
+
+        let deps = change(&mut ix, &[(nb::table::LOGICAL_SWITCH_PORT, 10)], |nb| {
+            nb.switch_ports.insert(Uuid(10), lsp(10, "a", "router", &["router"], Some("lrp")));
+        });
+        for d in [Dep::HasUnknown(Uuid(1)), Dep::RouterPortsOf(Uuid(1)), Dep::Peer(name_hash("lrp"))] {
+            assert!(deps.contains(&d), "{d:?} not in {deps:?}");
+        }
+
+        let deps = change(&mut ix, &[(nb::table::LOGICAL_SWITCH, 1)], |nb| {
+            nb.switches.insert(Uuid(1), switch(1, "sw", &[]));
+        });
+        for d in [Dep::Owner(Uuid(10)), Dep::RouterPortsOf(Uuid(1))] {
+            assert!(deps.contains(&d), "{d:?} not in {deps:?}");
+        }
+        assert!(!deps.contains(&Dep::Row(Tab::Switch, Uuid(1))), "only the port list changed: {deps:?}");
+        let keys = Keys::default();
+        let mut r = Reader::new(&ix, &keys);
+        assert_eq!(r.owner(Uuid(10)), None);
+        assert!(r.router_ports_of(Uuid(1)).is_empty());
+    }
+}
