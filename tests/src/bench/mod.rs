@@ -7,6 +7,7 @@
 //!     fresh NB + SB ─ nbgen ─▶ NB ─┬─ start northd ──────── ovn-nbctl --wait=sb sync ─▶  first sync (s)
 //!                                  │                                                     lflow rows, VmHWM
 //!                                  └─ ovn-nbctl --wait=sb lsp-add / lr-nat-add, ×N ─▶  latency (ms, median)
+//!   northd, one switch of P VIFs (--big-switch, 1 x 10,000): one first sync, then lsp-add alone ×N
 //!   controller, one size, H hosted VIFs:
 //!     fresh NB + SB, our northd writes the SB, stops ─▶ fresh Open vSwitch, H internal ports on br-int
 //!     start controller ─▶ all H Port_Bindings up on this chassis + br-int flow count stable 1 s

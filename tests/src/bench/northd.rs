@@ -12,6 +12,10 @@
 //!    the northd has written the change to the SB); also the same `ovn-nbctl` commands as no-ops without
 //!    waiting, to show what the tool itself costs of those times;
 //! 5. the daemon's peak resident memory (VmHWM, over the whole run) and CPU time.
+//!
+//! The big switch (`bench --big-switch`, issue 14: Kube-OVN puts every pod of its default subnet in one
+//! switch) is the same run at 1 x P with [`Changes::PortsOnly`]: one first sync to set it up, then step 4's
+//! ports alone.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -51,6 +55,15 @@ pub struct NorthdRun {
     /// The same commands as no-ops without `--wait`: the tool's own share, ms.
     pub nbctl_port_ms: Vec<f64>,
     pub nbctl_fip_ms: Vec<f64>,
+}
+
+/// What step 4 adds, `samples` times each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changes {
+    /// A VIF and a FIP: the rows of every size of `--sizes`.
+    PortsAndFips,
+    /// VIFs alone: the big switch's row is about a port added to a switch of many.
+    PortsOnly,
 }
 
 /// The switch the new ports go to: `sw5` as in the issue, or the last one of a smaller network.
@@ -183,14 +196,15 @@ fn start_and_sync(env: &Env, which: Impl, size: Size, fips: u32) -> Result<Synce
 }
 
 /// Runs the northd benchmark of one implementation at one size with `fips` FIPs and `samples` latency
-/// samples of each kind. The first sync reported is the median of this run's and `earlier` ones (see
-/// [`first_sync`]: one sync of a small network takes a few hundred milliseconds, and a single one says
-/// little about how cost grows with size); the rest is measured after this run's.
-pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize, earlier: &[FirstSync]) -> Result<NorthdRun> {
+/// samples of each kind of `changes`. The first sync reported is the median of this run's and `earlier`
+/// ones (see [`first_sync`]: one sync of a small network takes a few hundred milliseconds, and a single one
+/// says little about how cost grows with size); the rest is measured after this run's.
+pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize, earlier: &[FirstSync], changes: Changes) -> Result<NorthdRun> {
     let tag = format!("northd {} {size}", which.label());
     let wait_limit = env.tool_timeout_arg();
+    let with_fips = changes == Changes::PortsAndFips;
     // The VIFs that get the new FIPs, chosen before anything is timed.
-    let fip_targets = vifs_without_fip(size, fips, 2 * samples)?;
+    let fip_targets = if with_fips { vifs_without_fip(size, fips, 2 * samples)? } else { vec![] };
     let mut syncs_measured = earlier.to_vec();
     let Synced { nb, sb, mut daemon, log, measured } = start_and_sync(env, which, size, fips)?;
     syncs_measured.push(measured);
@@ -247,20 +261,23 @@ pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize, earlie
         r.port_ms.push(ms(t));
         settle(&mut cpu)?;
 
-        let ext = gen::fip_ip(fips + k as u32);
-        let t = env
-            .ovn_nbctl(&nb_remote, &["--wait=sb", &wait_limit, "lr-nat-add", "ovn-cluster", "dnat_and_snat", &ext, &fip_targets[k]])
-            .with_context(|| format!("adding FIP {ext} -> {}\n{}", fip_targets[k], log_tail(&log, 10)))?;
-        r.fip_ms.push(ms(t));
-        // The tool alone, again as a no-op: the FIP just added. (Not one of nbgen's: OVN 23.03's ovn-nbctl
-        // crashes on `--may-exist lr-nat-add` matching a NAT row without options:stateless, which it
-        // always writes itself and nbgen does not.)
-        r.nbctl_fip_ms.push(ms(
-            env.ovn_nbctl(&nb_remote, &["--no-wait", "--may-exist", "lr-nat-add", "ovn-cluster", "dnat_and_snat", &ext, &fip_targets[k]])?
-        ));
-        settle(&mut cpu)?;
+        if with_fips {
+            let ext = gen::fip_ip(fips + k as u32);
+            let t = env
+                .ovn_nbctl(&nb_remote, &["--wait=sb", &wait_limit, "lr-nat-add", "ovn-cluster", "dnat_and_snat", &ext, &fip_targets[k]])
+                .with_context(|| format!("adding FIP {ext} -> {}\n{}", fip_targets[k], log_tail(&log, 10)))?;
+            r.fip_ms.push(ms(t));
+            // The tool alone, again as a no-op: the FIP just added. (Not one of nbgen's: OVN 23.03's ovn-nbctl
+            // crashes on `--may-exist lr-nat-add` matching a NAT row without options:stateless, which it
+            // always writes itself and nbgen does not.)
+            r.nbctl_fip_ms.push(ms(env.ovn_nbctl(
+                &nb_remote,
+                &["--no-wait", "--may-exist", "lr-nat-add", "ovn-cluster", "dnat_and_snat", &ext, &fip_targets[k]],
+            )?));
+            settle(&mut cpu)?;
+        }
 
-        // The same two changes without the tool: committed by our client, timed to sb_cfg catching up.
+        // The same changes without the tool: committed by our client, timed to sb_cfg catching up.
         let (_, mac, ip) = gen::vif(sw, size.ports + (samples + k) as u32);
         let name = format!("{switch}-direct{k}");
         let t = commit_and_wait(
@@ -274,21 +291,23 @@ pub fn run(env: &Env, which: Impl, size: Size, fips: u32, samples: usize, earlie
         .with_context(|| format!("adding port {name} directly\n{}", log_tail(&log, 10)))?;
         r.direct_port_ms.push(ms(t));
         settle(&mut cpu)?;
-        let (ext, target) = (gen::fip_ip(fips + (samples + k) as u32), &fip_targets[samples + k]);
-        let t = commit_and_wait(
-            &nbdb,
-            vec![
-                json!({"op": "insert", "table": "NAT", "uuid-name": "nat",
-                       "row": {"type": "dnat_and_snat", "external_ip": ext, "logical_ip": target, "options": ["map", [["stateless", "false"]]]}}),
-                json!({"op": "mutate", "table": "Logical_Router", "where": [["name", "==", "ovn-cluster"]],
-                       "mutations": [["nat", "insert", ["set", [["named-uuid", "nat"]]]]]}),
-            ],
-        )
-        .with_context(|| format!("adding FIP {ext} -> {target} directly\n{}", log_tail(&log, 10)))?;
-        r.direct_fip_ms.push(ms(t));
-        settle(&mut cpu)?;
+        if with_fips {
+            let (ext, target) = (gen::fip_ip(fips + (samples + k) as u32), &fip_targets[samples + k]);
+            let t = commit_and_wait(
+                &nbdb,
+                vec![
+                    json!({"op": "insert", "table": "NAT", "uuid-name": "nat",
+                           "row": {"type": "dnat_and_snat", "external_ip": ext, "logical_ip": target, "options": ["map", [["stateless", "false"]]]}}),
+                    json!({"op": "mutate", "table": "Logical_Router", "where": [["name", "==", "ovn-cluster"]],
+                           "mutations": [["nat", "insert", ["set", [["named-uuid", "nat"]]]]]}),
+                ],
+            )
+            .with_context(|| format!("adding FIP {ext} -> {target} directly\n{}", log_tail(&log, 10)))?;
+            r.direct_fip_ms.push(ms(t));
+            settle(&mut cpu)?;
+        }
     }
-    let show = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ");
+    let show = |v: &[f64]| if v.is_empty() { "-".to_string() } else { v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ") };
     note(format_args!(
         "{tag}: add port {} ms (direct {}); add FIP {} ms (direct {}); ovn-nbctl alone {} / {} ms",
         show(&r.port_ms),
@@ -322,5 +341,18 @@ mod unit {
         let all = vifs_without_fip(size, 100, 900).expect("900 without");
         assert!(!all.contains(&gen::vif(9, 9).2) && all.contains(&gen::vif(0, 10).2));
         assert!(vifs_without_fip(size, 1000, 1).is_err());
+    }
+
+    /// `nbgen`'s addresses for one switch of 10,000 VIFs and the ports the samples add after them: distinct,
+    /// and inside the switch's /16 without its router (.0.1) or broadcast address.
+    #[test]
+    fn a_big_switch_fits_its_subnet() {
+        let (mut ips, mut macs) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+        for p in 0..10_000 + 2 * 5 {
+            let (_, mac, ip) = gen::vif(0, p);
+            let o: Vec<u32> = ip.split('.').map(|x| x.parse().expect("octet")).collect();
+            assert!(o[..2] == [10, 0] && o[2] < 255 && (2..255).contains(&o[3]), "{ip}");
+            assert!(ips.insert(ip) && macs.insert(mac));
+        }
     }
 }

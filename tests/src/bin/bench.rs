@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use tests::bench::northd::{Changes, FirstSync};
 use tests::bench::report::{self, ControllerCase, NorthdCase, Results};
 use tests::bench::{self, catch, controller, note, Env, Impl, Size};
 
@@ -24,6 +25,13 @@ struct Args {
     /// Floating IPs as a percentage of the VIFs
     #[arg(long, default_value_t = 10)]
     fips_percent: u32,
+    /// Ports of the big switch: one switch holding them all, as Kube-OVN's `ovn-default` holds every pod of
+    /// its default subnet (issue 14). Both northds sync it once, then only adding a port is measured
+    #[arg(long, value_name = "PORTS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    big_switch: u32,
+    /// Leave the big switch out (it costs the run about a minute, most of it ovn-northd's)
+    #[arg(long)]
+    no_big_switch: bool,
     /// Only the northd benchmark
     #[arg(long, conflicts_with = "controller_only")]
     northd_only: bool,
@@ -116,6 +124,31 @@ fn clk_tck() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Both northds (OVN's unless `--ours-only`) at one size, each after the first syncs of `earlier`; a failure
+/// is noted as it happens and kept in the case.
+fn northd_case(env: &Env, args: &Args, size: Size, earlier: impl Fn(Impl) -> Vec<FirstSync>, changes: Changes) -> NorthdCase {
+    let fips = size.fips(args.fips_percent);
+    let what = match changes {
+        Changes::PortsAndFips => format!("northd at {size}, {fips} FIPs"),
+        Changes::PortsOnly => format!("northd at {size}, {fips} FIPs, adding ports alone"),
+    };
+    note(format_args!("{what}: ours"));
+    let ours = catch(|| bench::northd::run(env, Impl::Ours, size, fips, args.samples, &earlier(Impl::Ours), changes));
+    let ovn = if args.ours_only {
+        Err(report::NOT_RUN.to_string())
+    } else {
+        note(format_args!("{what}: OVN's ovn-northd"));
+        catch(|| bench::northd::run(env, Impl::Ovn, size, fips, args.samples, &earlier(Impl::Ovn), changes))
+    };
+    for (who, o) in [("ours", &ours), ("OVN", &ovn)] {
+        match o {
+            Err(e) if e != report::NOT_RUN => note(format_args!("northd {who} at {size} FAILED: {e}")),
+            _ => {}
+        }
+    }
+    NorthdCase { size, fips, ours, ovn }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut sizes = args.sizes.clone();
@@ -161,12 +194,12 @@ fn main() -> ExitCode {
     }
     warm_up(&env);
 
-    let mut results = Results { samples: args.samples, northd: vec![], controller: None };
+    let mut results = Results { samples: args.samples, northd: vec![], big_switch: None, controller: None };
     let impls: &[Impl] = if args.ours_only { &[Impl::Ours] } else { &[Impl::Ours, Impl::Ovn] };
     if !args.controller_only {
         // All but the last first sync of each (size, northd), in rounds over all of them: the host's speed
         // drifts (other tenants), and sizes measured minutes apart would compare two machines.
-        let mut earlier: BTreeMap<(Size, Impl), Vec<bench::northd::FirstSync>> = BTreeMap::new();
+        let mut earlier: BTreeMap<(Size, Impl), Vec<FirstSync>> = BTreeMap::new();
         let wanted = |which: Impl| match which {
             Impl::Ours => args.our_first_syncs,
             Impl::Ovn => args.first_syncs,
@@ -184,25 +217,15 @@ fn main() -> ExitCode {
             }
         }
         for &size in &sizes {
-            let fips = size.fips(args.fips_percent);
             let before = |which| earlier.get(&(size, which)).cloned().unwrap_or_default();
-            note(format_args!("northd at {size}, {fips} FIPs: ours"));
-            let ours = catch(|| bench::northd::run(&env, Impl::Ours, size, fips, args.samples, &before(Impl::Ours)));
-            if !args.ours_only {
-                note(format_args!("northd at {size}, {fips} FIPs: OVN's ovn-northd"));
-            }
-            let ovn = if args.ours_only {
-                Err(report::NOT_RUN.to_string())
-            } else {
-                catch(|| bench::northd::run(&env, Impl::Ovn, size, fips, args.samples, &before(Impl::Ovn)))
-            };
-            for (who, o) in [("ours", &ours), ("OVN", &ovn)] {
-                match o {
-                    Err(e) if e != report::NOT_RUN => note(format_args!("northd {who} at {size} FAILED: {e}")),
-                    _ => {}
-                }
-            }
-            results.northd.push(NorthdCase { size, fips, ours, ovn });
+            results.northd.push(northd_case(&env, &args, size, before, Changes::PortsAndFips));
+        }
+        // The big switch's row is the added port's latency: one first sync of each northd sets it up, without
+        // the rounds of the sizes (its first sync is not reported, and four more of ovn-northd's, 10-12 s
+        // each, would lengthen the run for nothing shown).
+        if !args.no_big_switch {
+            let size = Size { switches: 1, ports: args.big_switch };
+            results.big_switch = Some(northd_case(&env, &args, size, |_| vec![], Changes::PortsOnly));
         }
     }
     if !args.northd_only {
