@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use model::ovsdb::transact::{Condition, RowData, Transaction};
+use model::ovsdb::transact::{Condition, Mutation, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, MixHash, Replica, Row, Uuid, UuidMap, UuidSet};
 
 use crate::desired::flow_key_hash;
@@ -350,24 +350,19 @@ pub fn plan_delta(
     for key in &delta.mc_groups {
         let row = ix.mc_row.get(key).and_then(|u| sb.row(MULTICAST_GROUP, *u));
         match (engine.desired_mc(key), row) {
-            (Some(want), row) => {
+            (Some(want), Some(row)) => mc_mutate(&mut txn, &mut c, want, row, &pb_ref, ix),
+            (Some(want), None) => {
                 let refs: BTreeMap<&str, Atom> = want
                     .ports
                     .iter()
                     .filter_map(|p| pb_ref.get(p).cloned().or_else(|| ix.port_row.get(p).map(|u| Atom::Uuid(*u))).map(|a| (p.as_str(), a)))
                     .collect();
-                let cols = mc_columns(want, &refs);
-                match row {
-                    Some(row) => update(&mut txn, &mut c, MULTICAST_GROUP, row, cols),
-                    None => {
-                        let Some(dpa) = dp(&want.datapath, &dp_ref) else { continue };
-                        let mut cols = cols;
-                        cols.insert("datapath".into(), Datum::atom(dpa));
-                        cols.insert("name".into(), Datum::atom(want.name.as_str()));
-                        c.inserted += 1;
-                        txn.insert(MULTICAST_GROUP, cols);
-                    }
-                }
+                let Some(dpa) = dp(&want.datapath, &dp_ref) else { continue };
+                let mut cols = mc_columns(want, &refs);
+                cols.insert("datapath".into(), Datum::atom(dpa));
+                cols.insert("name".into(), Datum::atom(want.name.as_str()));
+                c.inserted += 1;
+                txn.insert(MULTICAST_GROUP, cols);
             }
             (None, Some(row)) => {
                 c.deleted += 1;
@@ -408,6 +403,54 @@ pub fn plan_delta(
         }
     }
     (txn, c, flow_keys)
+}
+
+/// Brings an existing multicast group in line by mutating its `ports` with the members that differ,
+/// not by writing the whole set: a switch's `_MC_flood` has a member per port, and a pod added to a
+/// switch of 10,000 ports changes one. (Rewriting a 10,001-member set cost the Southbound server 24-28 ms
+/// of CPU per transaction against 0.6-0.8 ms for the one-member mutate; the comparison here is a hash
+/// lookup per member and builds nothing when the group is as wanted, e.g. at the echo of our own write.)
+fn mc_mutate(
+    txn: &mut Transaction,
+    c: &mut Counts,
+    want: &crate::desired::MulticastGroup,
+    row: &Row,
+    pb_ref: &BTreeMap<String, Atom>,
+    ix: &SbIndex,
+) {
+    let have = row.get("ports");
+    let mut wanted: UuidSet = UuidSet::default();
+    let mut added: Vec<Atom> = Vec::new();
+    for p in &want.ports {
+        match (pb_ref.get(p), ix.port_row.get(p)) {
+            // A binding inserted (or rewritten) by this very transaction.
+            (Some(a @ Atom::NamedUuid(_)), _) => added.push(a.clone()),
+            (Some(Atom::Uuid(u)), _) | (None, Some(u)) => {
+                wanted.insert(*u);
+                let a = Atom::Uuid(*u);
+                if !have.contains(&a) {
+                    added.push(a);
+                }
+            }
+            _ => {}
+        }
+    }
+    let removed: Vec<Atom> = have.uuids().filter(|u| !wanted.contains(u)).map(Atom::Uuid).collect();
+    let mut mutations = Vec::new();
+    if !removed.is_empty() {
+        mutations.push(Mutation::delete("ports", Datum::Set(removed.into_iter().collect())));
+    }
+    if !added.is_empty() {
+        mutations.push(Mutation::insert("ports", Datum::Set(added.into_iter().collect())));
+    }
+    if row.get("tunnel_key").as_i64() != Some(want.tunnel_key) {
+        c.updated += 1;
+        txn.update(MULTICAST_GROUP, vec![Condition::uuid(row.uuid)], RowData::from([("tunnel_key".into(), Datum::atom(want.tunnel_key))]));
+    }
+    if !mutations.is_empty() {
+        c.updated += 1;
+        txn.mutate(MULTICAST_GROUP, vec![Condition::uuid(row.uuid)], mutations);
+    }
 }
 
 #[cfg(test)]

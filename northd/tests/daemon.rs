@@ -199,3 +199,55 @@ fn switch_port_up_follows_its_binding() {
     }
     expect(&s, ["true", "false", "false"], "after adding d");
 }
+
+/// A switch's flood group holds exactly its ports as they come and go (written as a change of the members,
+/// not the whole set), and a member removed by hand is put back.
+#[test]
+fn flood_group_follows_ports_and_is_repaired() {
+    let s = Setup::new();
+    let northd = s.northd("northd.log");
+    s.seed();
+    s.nbctl_wait(&["sync"]).ok();
+    let members = |s: &Setup| -> Vec<String> {
+        let dp = s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=ovn-default"]).ok().stdout;
+        let out =
+            s.sb.ovn_sbctl(&["--bare", "--columns=ports", "find", "Multicast_Group", "name=_MC_flood", &format!("datapath={}", dp.trim())])
+                .ok()
+                .stdout;
+        let mut names: Vec<String> = out
+            .split_whitespace()
+            .map(|u| s.sb.ovn_sbctl(&["get", "Port_Binding", u, "logical_port"]).ok().stdout.trim().trim_matches('"').to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let ports = |s: &Setup| -> Vec<String> {
+        let mut v: Vec<String> =
+            s.nb.ovn_nbctl(&["lsp-list", "ovn-default"])
+                .ok()
+                .stdout
+                .lines()
+                .filter_map(|l| l.split_once(" (").map(|(_, n)| n.trim_end_matches(')').to_string()))
+                .collect();
+        v.sort();
+        v
+    };
+    s.nbctl_wait(&["lsp-add", "ovn-default", "pod9.default", "--", "lsp-set-addresses", "pod9.default", "00:00:00:00:09:09 100.0.0.99"])
+        .ok();
+    s.nbctl_wait(&["lsp-del", "pod2.default"]).ok();
+    assert!(ports(&s).contains(&"pod9.default".to_string()));
+    assert_eq!(members(&s), ports(&s));
+
+    let pb = s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Port_Binding", "logical_port=pod9.default"]).ok().stdout;
+    let dp = s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=ovn-default"]).ok().stdout;
+    let mc =
+        s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Multicast_Group", "name=_MC_flood", &format!("datapath={}", dp.trim())])
+            .ok()
+            .stdout;
+    s.sb.ovn_sbctl(&["remove", "Multicast_Group", mc.trim(), "ports", pb.trim()]).ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while members(&s) != ports(&s) {
+        assert!(std::time::Instant::now() < deadline, "not repaired: {:?}\n{}", members(&s), northd.log_text());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
