@@ -90,6 +90,10 @@ pub enum Dep {
     RouterPortsOf(Uuid),
     /// Whether a switch has a port with `unknown` addresses.
     HasUnknown(Uuid),
+    /// Whether a router has an SNAT rule with this external IP (a router port whose address is one lets
+    /// replies reach unsnat): a relation, so that a FIP added to a router with 1,000 NAT rules does not
+    /// recompute every router port that would otherwise read them all.
+    SnatIp(Uuid, std::net::IpAddr),
 }
 
 fn name_hash(name: &str) -> u64 {
@@ -131,6 +135,9 @@ pub struct NbIndex {
     router_ports_of: HashMap<Uuid, BTreeSet<Uuid>>,
     unknown_of: HashMap<Uuid, BTreeSet<Uuid>>,
     counted: HashMap<Uuid, Counted>,
+    /// (router, SNAT external IP) -> how many SNAT rules of the router have it; and each NAT rule's share.
+    snat_ips: HashMap<(Uuid, std::net::IpAddr), u32>,
+    snat_of: HashMap<Uuid, Vec<(Uuid, std::net::IpAddr)>>,
 }
 
 /// The old state of the rows one batch of changes touches.
@@ -202,8 +209,10 @@ impl NbIndex {
 
     fn diff(&mut self, old: Old) -> Vec<Dep> {
         let mut deps = Vec::new();
-        // Switch ports whose per-switch relations must be looked at again.
+        // Switch ports whose per-switch relations must be looked at again, and NAT rules whose router's
+        // SNAT addresses must.
         let mut recount: BTreeSet<Uuid> = BTreeSet::new();
+        let mut renat: BTreeSet<Uuid> = BTreeSet::new();
 
         for (u, was) in old.switches {
             let now = self.nb.switches.get(&u).cloned();
@@ -222,7 +231,7 @@ impl NbIndex {
             }
             let (was, now) = (was.unwrap_or_default_router(), now.unwrap_or_default_router());
             self.children(u, List::Ports, &was.0, &now.0, &mut deps);
-            self.children(u, List::Nat, &was.1, &now.1, &mut deps);
+            renat.extend(self.children(u, List::Nat, &was.1, &now.1, &mut deps));
             self.children(u, List::Routes, &was.2, &now.2, &mut deps);
         }
         for (u, was) in old.switch_ports {
@@ -264,6 +273,12 @@ impl NbIndex {
         // column is a change of the row.
         for (tab, u, _) in old.others {
             deps.push(Dep::Row(tab, u));
+            if tab == Tab::Nat {
+                renat.insert(u);
+            }
+        }
+        for u in renat {
+            self.recount_snat(u, &mut deps);
         }
 
         for u in recount {
@@ -305,6 +320,29 @@ impl NbIndex {
         deps.sort_unstable();
         deps.dedup();
         deps
+    }
+
+    /// Takes NAT rule `u`'s share of its routers' SNAT addresses out and puts its current one in.
+    fn recount_snat(&mut self, u: Uuid, deps: &mut Vec<Dep>) {
+        for key in self.snat_of.remove(&u).unwrap_or_default() {
+            if let Some(n) = self.snat_ips.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.snat_ips.remove(&key);
+                    deps.push(Dep::SnatIp(key.0, key.1));
+                }
+            }
+        }
+        let Some(nat) = self.nb.nats.get(&u).filter(|n| n.kind == nb::NatType::Snat) else { return };
+        let share: Vec<(Uuid, std::net::IpAddr)> = self.owners.get(&u).into_iter().flatten().map(|lr| (*lr, nat.external_ip)).collect();
+        for key in &share {
+            let n = self.snat_ips.entry(*key).or_default();
+            *n += 1;
+            if *n == 1 {
+                deps.push(Dep::SnatIp(key.0, key.1));
+            }
+        }
+        self.snat_of.insert(u, share);
     }
 
     /// Follows one list column of `parent` from `was` to `now`: owners of added and removed children.
@@ -475,6 +513,12 @@ impl<'a> Reader<'a> {
     pub fn router_ports_of(&mut self, ls: Uuid) -> Vec<Uuid> {
         self.read(Dep::RouterPortsOf(ls));
         self.ix.router_ports_of.get(&ls).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// Whether router `lr` has an SNAT rule whose external IP is `ip`.
+    pub fn is_snat_ip(&mut self, lr: Uuid, ip: std::net::IpAddr) -> bool {
+        self.read(Dep::SnatIp(lr, ip));
+        self.ix.snat_ips.contains_key(&(lr, ip))
     }
 
     /// Whether switch `ls` has a port that takes unknown MACs.

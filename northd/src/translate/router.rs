@@ -6,15 +6,14 @@
 //! Three units: the router (its datapath and the flows that name no port), each router port (its
 //! bindings and the flows that name it or its networks), and each static route.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use model::nb::{NatType, NextHop, RoutePolicy};
+use model::nb::{NextHop, RoutePolicy};
 use model::ovsdb::Uuid;
 
 use super::bindings;
 use super::engine::Out;
-use super::index::{List, Reader};
+use super::index::Reader;
 use super::topology::{Router, RouterPort};
 use crate::desired::Datapath;
 use crate::stage::{DpKind, Stage};
@@ -174,18 +173,11 @@ pub fn port_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
     sb.flow(dp, Stage::LrOutDelivery, 100, format!("outport == \"{name}\""), "output;");
 }
 
-/// The external IPs of the SNAT rules of router `lr`.
-fn snat_ips(r: &mut Reader<'_>, lr: Uuid) -> BTreeSet<IpAddr> {
-    let list = r.router_list(lr, List::Nat);
-    list.iter().filter_map(|u| r.nat(*u)).filter(|n| n.kind == NatType::Snat).map(|n| n.external_ip).collect()
-}
-
 /// IP traffic for the port's own addresses that nothing above answered is dropped in IP input, except for
 /// addresses that are also SNAT addresses of the router: replies to SNATed connections must get to unsnat
 /// first, so those are dropped only at ARP resolution, if unsnat did not translate them.
 fn own_address_drops(r: &mut Reader<'_>, p: &RouterPort<'_>, sb: &mut Out) {
-    let snat = snat_ips(r, p.router);
-    let (shared, own): (Vec<Ipv4Addr>, Vec<Ipv4Addr>) = p.ipv4().map(|n| n.addr()).partition(|ip| snat.contains(&IpAddr::V4(*ip)));
+    let (shared, own): (Vec<Ipv4Addr>, Vec<Ipv4Addr>) = p.ipv4().map(|n| n.addr()).partition(|ip| r.is_snat_ip(p.router, IpAddr::V4(*ip)));
     for (stage, priority, ips) in [(Stage::LrInIpInput, 60, own), (Stage::LrInArpResolve, 2, shared)] {
         if !ips.is_empty() {
             let set = ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ");
