@@ -1,0 +1,105 @@
+//! A router's error answers with real packets, on our whole stack (our nbctl, northd and controller):
+//! `fixtures/two-switches-router` (router lr0 with 10.1.0.1 on sw1 and 10.2.0.1 on sw2, no gateway port),
+//! vm1 (10.1.0.10) on node n2 and vm2 (10.2.0.10) on n3, and from vm1, as a user would check it:
+//!
+//! - `ping -t 1 vm2` gets "Time to live exceeded" from 10.1.0.1 (the router's `icmp4 { icmp4.type = 11; ... }`);
+//! - a TCP connect to either router address is refused at once (`tcp_reset { ... }`);
+//! - a UDP datagram to a router address gets "port unreachable" from it (`icmp4 { ... icmp4.code = 3; ... }`),
+//!   which the sending socket reports as "Connection refused".
+//!
+//! All three are built by the controller of n2 (pinctrl) from the packet-in and sent back into the
+//! pipeline; nothing answers them without it. The kernel of vm1 checks what they carry: it hands an ICMP
+//! error to `ping` or to the UDP socket only when the quoted header and first 8 bytes match the probe, and
+//! it takes a RST only with a valid checksum and the acknowledgment number its SYN asks for. The same checks run with OVN's `ovn-controller` on the
+//! same Southbound as the reference.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tests::cluster::{Cluster, ClusterBuilder, Controller, Northd, Site};
+
+const VM1: &str = "vm1";
+const VM2_IP: &str = "10.2.0.10";
+const ROUTER_SW1_IP: &str = "10.1.0.1";
+const ROUTER_SW2_IP: &str = "10.2.0.1";
+
+/// Our northd and the given controller on every node, the topology, vm1 on n2 and vm2 on n3, and vm1
+/// reaching vm2 through the router.
+fn start(controller: Controller) -> Cluster {
+    let nbctl = tests::workspace_bin("nbctl");
+    let northd = Northd::Program { path: tests::workspace_bin("northd"), args: vec![] };
+    let mut c = ClusterBuilder::new().northd(northd).controller(controller).build();
+    let script = tests::fixture("two-switches-router/topology.sh");
+    let cmd = format!("{} --db={}", nbctl.display(), c.nb_remote());
+    let r = tests::run(&tests::cluster::tool("bash"), &[script.to_str().expect("utf-8 path")], &[("NBCTL", &cmd)]);
+    assert_eq!(r.code, 0, "{} failed:\n{}{}", script.display(), r.stdout, r.stderr);
+    c.add_vif("n2", VM1, "00:00:00:00:00:01", "10.1.0.10/24", ROUTER_SW1_IP);
+    c.add_vif("n3", "vm2", "00:00:00:00:00:02", "10.2.0.10/24", ROUTER_SW2_IP);
+    for lsp in [VM1, "vm2"] {
+        c.wait_port_up(lsp, Duration::from_secs(60));
+    }
+    let p = c.wait_ping(Site::Workload(VM1), VM2_IP, Duration::from_secs(20));
+    assert!(p.all_received(), "vm1 does not reach vm2 through the router:\n{}", p.output);
+    c
+}
+
+/// Runs a bash script in vm1's namespace; returns its output (stdout and stderr) and how long it took.
+fn in_vm1(c: &Cluster, script: &str) -> (String, Duration) {
+    let t0 = Instant::now();
+    let r = c.exec(Site::Workload(VM1), &["bash", "-c", script]);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(r.code != 127, "a command is missing (timeout: Debian package coreutils):\n{out}");
+    (out, t0.elapsed())
+}
+
+/// The checks; returns the ones that failed, with what was seen.
+fn check_errors(c: &Cluster) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut check = |what: &str, ok: bool, seen: &str| {
+        println!("{what}: {}", if ok { "ok" } else { "WRONG" });
+        if !ok {
+            failed.push(format!("{what}:\n{seen}"));
+        }
+    };
+
+    // Bounded: one probe, 2 s to answer.
+    let (out, _) = in_vm1(c, &format!("ping -n -c 1 -W 2 -t 1 {VM2_IP}"));
+    let ttl_exceeded = out.lines().any(|l| l.starts_with(&format!("From {ROUTER_SW1_IP} ")) && l.contains("Time to live exceeded"));
+    check(&format!("ping -t 1 {VM2_IP}: time exceeded from {ROUTER_SW1_IP}"), ttl_exceeded, &out);
+
+    for ip in [ROUTER_SW1_IP, ROUTER_SW2_IP] {
+        // Without a reset the connect would wait for SYN retransmissions: `timeout` bounds it to 3 s.
+        let (out, took) = in_vm1(c, &format!("timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/80' 2>&1; echo exit=$?"));
+        let refused = out.contains("Connection refused") && took < Duration::from_secs(2);
+        check(&format!("TCP connect to {ip}:80 refused at once ({:.2}s)", took.as_secs_f64()), refused, &out);
+    }
+
+    // A connected UDP socket learns of the ICMP port unreachable its first datagram gets: the second
+    // send fails with ECONNREFUSED. The capture shows the ICMP itself.
+    let iface = c.workload_iface(VM1).to_string();
+    let probe = format!("exec 3<>/dev/udp/{ROUTER_SW1_IP}/33434; printf x >&3; sleep 1; printf x >&3; echo exit=$?");
+    let ((out, _), packets) = c.capture(Site::Workload(VM1), &iface, "icmp", || in_vm1(c, &probe));
+    let unreachable = packets.any(&[&format!("{ROUTER_SW1_IP} > 10.1.0.10"), "udp port 33434 unreachable"]);
+    check(
+        &format!("UDP to {ROUTER_SW1_IP}:33434: ICMP port unreachable from it, and the socket says Connection refused"),
+        unreachable && out.contains("Connection refused"),
+        &format!("{out}\n{packets}"),
+    );
+    failed
+}
+
+#[test]
+fn router_answers_ttl_exceeded_tcp_reset_and_port_unreachable_on_our_stack() {
+    let controller = Controller::Program { path: PathBuf::from(env!("CARGO_BIN_EXE_controller")), args: vec![] };
+    let c = start(controller);
+    let failed = check_errors(&c);
+    assert!(failed.is_empty(), "failed:\n{}", failed.join("\n\n"));
+}
+
+/// The reference: OVN's ovn-controller on the Southbound our northd writes passes the same checks.
+#[test]
+fn router_answers_the_same_with_ovn_controller() {
+    let c = start(Controller::Ovn);
+    let failed = check_errors(&c);
+    assert!(failed.is_empty(), "failed:\n{}", failed.join("\n\n"));
+}
