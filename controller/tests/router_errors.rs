@@ -5,7 +5,8 @@
 //! - `ping -t 1 vm2` gets "Time to live exceeded" from 10.1.0.1 (the router's `icmp4 { icmp4.type = 11; ... }`);
 //! - a TCP connect to either router address is refused at once (`tcp_reset { ... }`);
 //! - a UDP datagram to a router address gets "port unreachable" from it (`icmp4 { ... icmp4.code = 3; ... }`),
-//!   which the sending socket reports as "Connection refused".
+//!   which the sending socket reports as "Connection refused";
+//! - an SCTP INIT to a router address gets an ABORT carrying the INIT's tag (`sctp_abort { ... }`).
 //!
 //! All three are built by the controller of n2 (pinctrl) from the packet-in and sent back into the
 //! pipeline; nothing answers them without it. The kernel of vm1 checks what they carry: it hands an ICMP
@@ -43,14 +44,52 @@ fn start(controller: Controller) -> Cluster {
     c
 }
 
-/// Runs a bash script in vm1's namespace; returns its output (stdout and stderr) and how long it took.
-fn in_vm1(c: &Cluster, script: &str) -> (String, Duration) {
+/// Runs a bash script in vm1's namespace with arguments `$1`..., after checking that `program` (from
+/// Debian package `package`) is there; returns its output (stdout and stderr) and how long it took.
+fn in_vm1(c: &Cluster, (program, package): (&str, &str), script: &str, args: &[&str]) -> (String, Duration) {
+    let guard = format!("command -v {program} >/dev/null || {{ echo '{program} is not installed (Debian package {package})'; exit 127; }}");
+    let script = format!("{guard}; {script}");
+    let argv: Vec<&str> = ["bash", "-c", &script, "probe"].into_iter().chain(args.iter().copied()).collect();
     let t0 = Instant::now();
-    let r = c.exec(Site::Workload(VM1), &["bash", "-c", script]);
+    let r = c.exec(Site::Workload(VM1), &argv);
     let out = format!("{}{}", r.stdout, r.stderr);
-    assert!(r.code != 127, "a command is missing (timeout: Debian package coreutils):\n{out}");
+    assert!(r.code != 127, "{out}");
     (out, t0.elapsed())
 }
+
+/// Sends one SCTP INIT (Initiate Tag 01020304) from port 5000 to `$1`:9 over a raw socket (the kernel
+/// here has no SCTP) and prints the answer's ports, tag, chunk type and flags, and whether its CRC32c is
+/// right. Bounded: 3 s.
+const SCTP_INIT_PROBE: &str = r#"
+import socket, struct, sys, time
+def crc32c(b):
+    c = 0xffffffff
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    return c ^ 0xffffffff
+dst = sys.argv[1]
+init = struct.pack('!BBHIIHHI', 1, 0, 20, 0x01020304, 65536, 1, 1, 1)
+common = struct.pack('!HHI', 5000, 9, 0)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+s.settimeout(1)
+s.sendto(common + struct.pack('<I', crc32c(common + bytes(4) + init)) + init, (dst, 0))
+deadline = time.time() + 3
+while time.time() < deadline:
+    try:
+        data, (src, _) = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    sp = data[(data[0] & 15) * 4:]
+    if src != dst or len(sp) < 16:
+        continue
+    sport, dport, tag = struct.unpack('!HHI', sp[:8])
+    crc = 'ok' if crc32c(sp[:8] + bytes(4) + sp[12:]) == struct.unpack('<I', sp[8:12])[0] else 'BAD'
+    print(f'from {src}: ports {sport}->{dport} tag={tag:08x} chunk={sp[12]} flags={sp[13]} crc={crc}')
+    sys.exit(0)
+print('no answer')
+"#;
 
 /// The checks; returns the ones that failed, with what was seen.
 fn check_errors(c: &Cluster) -> Vec<String> {
@@ -63,13 +102,13 @@ fn check_errors(c: &Cluster) -> Vec<String> {
     };
 
     // Bounded: one probe, 2 s to answer.
-    let (out, _) = in_vm1(c, &format!("ping -n -c 1 -W 2 -t 1 {VM2_IP}"));
+    let (out, _) = in_vm1(c, ("ping", "iputils-ping"), "ping -n -c 1 -W 2 -t 1 \"$1\"", &[VM2_IP]);
     let ttl_exceeded = out.lines().any(|l| l.starts_with(&format!("From {ROUTER_SW1_IP} ")) && l.contains("Time to live exceeded"));
     check(&format!("ping -t 1 {VM2_IP}: time exceeded from {ROUTER_SW1_IP}"), ttl_exceeded, &out);
 
     for ip in [ROUTER_SW1_IP, ROUTER_SW2_IP] {
         // Without a reset the connect would wait for SYN retransmissions: `timeout` bounds it to 3 s.
-        let (out, took) = in_vm1(c, &format!("timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/80' 2>&1; echo exit=$?"));
+        let (out, took) = in_vm1(c, ("timeout", "coreutils"), "timeout 3 bash -c \"exec 3<>/dev/tcp/$1/80\" 2>&1; echo exit=$?", &[ip]);
         let refused = out.contains("Connection refused") && took < Duration::from_secs(2);
         check(&format!("TCP connect to {ip}:80 refused at once ({:.2}s)", took.as_secs_f64()), refused, &out);
     }
@@ -77,14 +116,19 @@ fn check_errors(c: &Cluster) -> Vec<String> {
     // A connected UDP socket learns of the ICMP port unreachable its first datagram gets: the second
     // send fails with ECONNREFUSED. The capture shows the ICMP itself.
     let iface = c.workload_iface(VM1).to_string();
-    let probe = format!("exec 3<>/dev/udp/{ROUTER_SW1_IP}/33434; printf x >&3; sleep 1; printf x >&3; echo exit=$?");
-    let ((out, _), packets) = c.capture(Site::Workload(VM1), &iface, "icmp", || in_vm1(c, &probe));
+    let probe = "exec 3<>\"/dev/udp/$1/33434\"; printf x >&3; sleep 1; printf x >&3; echo exit=$?";
+    let ((out, _), packets) = c.capture(Site::Workload(VM1), &iface, "icmp", || in_vm1(c, ("sleep", "coreutils"), probe, &[ROUTER_SW1_IP]));
     let unreachable = packets.any(&[&format!("{ROUTER_SW1_IP} > 10.1.0.10"), "udp port 33434 unreachable"]);
     check(
         &format!("UDP to {ROUTER_SW1_IP}:33434: ICMP port unreachable from it, and the socket says Connection refused"),
         unreachable && out.contains("Connection refused"),
         &format!("{out}\n{packets}"),
     );
+
+    // An INIT is aborted with its own Initiate Tag, the T bit clear (RFC 4960 8.4 item 3).
+    let (out, _) = in_vm1(c, ("python3", "python3"), "python3 -c \"$2\" \"$1\"", &[ROUTER_SW1_IP, SCTP_INIT_PROBE]);
+    let abort = format!("from {ROUTER_SW1_IP}: ports 9->5000 tag=01020304 chunk=6 flags=0 crc=ok");
+    check(&format!("SCTP INIT to {ROUTER_SW1_IP}:9: ABORT with its tag"), out.trim() == abort, &out);
     failed
 }
 
