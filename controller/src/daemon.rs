@@ -653,11 +653,12 @@ async fn packet_in(pi: &wire::PacketIn, sb_session: &Session, of: &mut Ofctrl, s
         op => {
             let packet = match pinctrl::reply(op, &pi.packet) {
                 Ok(p) => p,
-                // Said once per action, not per packet: a flow keeps sending them.
+                // Said once per action and reason, not per packet: a flow keeps sending them (the reasons
+                // are a short list, so this stays small).
                 Err(pinctrl::NoReply::Unsupported) => {
                     return state.once(format!("controller action {op:?}: not handled yet, packets dropped"))
                 }
-                Err(why) => return tracing::debug!(opcode = ?op, %why, "packet-in not answered"),
+                Err(why) => return state.once(format!("controller action {op:?}: a packet-in was not answered: {why} (said once)")),
             };
             let Some(conn) = of.connection() else { return };
             let xid = conn.alloc_xid();
