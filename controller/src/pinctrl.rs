@@ -558,6 +558,17 @@ mod tests {
     }
 
     #[test]
+    fn a_vlan_tag_is_kept() {
+        let mut tagged = frame(IPPROTO_TCP, ROUTER_IP, &tcp(TCP_SYN, 41, 0, &[]));
+        tagged.splice(12..12, [0x81, 0x00, 0x00, 0x64]);
+        let out = tcp_reset(&tagged).unwrap();
+        assert_eq!(&out[12..18], &[0x81, 0x00, 0x00, 0x64, 0x08, 0x00], "the 802.1Q tag (VLAN 100), then IPv4");
+        let untagged: Vec<u8> = out[..12].iter().chain(&out[16..]).copied().collect();
+        assert!(tcp_checksum_ok(&untagged));
+        assert_eq!(&untagged[42..46], &42u32.to_be_bytes(), "ACK=SEG.SEQ+1");
+    }
+
+    #[test]
     fn malformed_packets_get_no_answer() {
         let syn = frame(IPPROTO_TCP, ROUTER_IP, &tcp(TCP_SYN, 1, 0, &[]));
         assert_eq!(tcp_reset(&frame(IPPROTO_UDP, ROUTER_IP, &udp(4))), Err(NoReply::WrongProtocol(IPPROTO_UDP)));
