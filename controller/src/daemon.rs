@@ -9,7 +9,7 @@
 //!        br-int external_ids ct-zone-<user>=<zone> ◀── recorded first (ct_zones) ──┤
 //!                                                                                  ▼
 //!   br-int (OpenFlow) ◀── ofctrl: flush zones that changed hands, then one bundle ◀┘
-//!        └──▶ packet-ins (pinctrl: put_arp -> MAC_Binding, arp {} -> ARP)
+//!        └──▶ packet-ins (pinctrl: put_arp -> MAC_Binding; arp {}, icmp4 {}, tcp_reset {}, sctp_abort {} -> packet-outs)
 //!   every second: retry what failed; gratuitous ARPs for the addresses a gateway hosts here
 //! ```
 //! Flows are incremental (see `update_flows`): the Southbound replica's change sets feed
@@ -429,7 +429,7 @@ pub async fn run(config: Config) {
                 match msg {
                     Ok((_, wire::Message::PacketIn(pi))) => {
                         if let (Some((_, sbs)), Some((_, of))) = (sb_session.as_ref(), ofctrl.as_mut()) {
-                            packet_in(&pi, sbs, of).await;
+                            packet_in(&pi, sbs, of, &mut state).await;
                         }
                     }
                     Ok((h, wire::Message::Error(e))) => tracing::warn!(xid = h.xid, error = %e, "the switch refused a message"),
@@ -629,7 +629,7 @@ async fn send_garps(of: &mut Ofctrl, state: &mut State) {
 }
 
 /// Handles one packet-in.
-async fn packet_in(pi: &wire::PacketIn, sb_session: &Session, of: &mut Ofctrl) {
+async fn packet_in(pi: &wire::PacketIn, sb_session: &Session, of: &mut Ofctrl, state: &mut State) {
     let Some(req) = pinctrl::request(pi) else { return };
     match req.opcode {
         flowgen::actions::encode::Opcode::PutArp => {
@@ -649,20 +649,28 @@ async fn packet_in(pi: &wire::PacketIn, sb_session: &Session, of: &mut Ofctrl) {
                 }
             }
         }
-        flowgen::actions::encode::Opcode::Arp => {
-            let Some(arp) = pinctrl::arp_from_ipv4(&pi.packet) else { return };
+        // The actions that build a packet from this one and run their nested actions on it.
+        op => {
+            let packet = match pinctrl::reply(op, &pi.packet) {
+                Ok(p) => p,
+                // Said once per action and reason, not per packet: a flow keeps sending them (the reasons
+                // are a short list, so this stays small).
+                Err(pinctrl::NoReply::Unsupported) => {
+                    return state.once(format!("controller action {op:?}: not handled yet, packets dropped"))
+                }
+                Err(why) => return state.once(format!("controller action {op:?}: a packet-in was not answered: {why} (said once)")),
+            };
             let Some(conn) = of.connection() else { return };
             let xid = conn.alloc_xid();
-            match pinctrl::packet_out(xid, &pinctrl::pipeline_fields(pi), &req.actions, &arp) {
+            match pinctrl::packet_out(xid, &pinctrl::pipeline_fields(pi), &req.actions, &packet) {
                 Ok(bytes) => {
                     if let Err(e) = conn.send(&bytes).await {
-                        tracing::debug!(error = %e, "ARP request not sent");
+                        tracing::debug!(opcode = ?op, error = %e, "packet-out not sent");
                     }
                 }
-                Err(e) => tracing::debug!(error = %e, "ARP request not built"),
+                Err(e) => tracing::debug!(opcode = ?op, error = %e, "packet-out not built"),
             }
         }
-        other => tracing::debug!(opcode = ?other, "controller action not handled yet"),
     }
 }
 
