@@ -25,7 +25,7 @@ pub fn switch_port_rows<'a>(r: &mut Reader<'a>, dp: Uuid, lsp: &LogicalSwitchPor
     // centralized NAT from wherever it runs, and each distributed FIP from its port's chassis.
     let mut nat_addresses = Vec::new();
     if let Some((rp, res)) = peer.and_then(|rp| rp.resident().map(|res| (rp, res))) {
-        let nats = Router::read(r, rp.router).map(|lr| lr.nats(r)).unwrap_or_default();
+        let nats = Router::with_gateways(r, rp.router).map(|lr| lr.nats(r)).unwrap_or_default();
         let mut ips: Vec<String> = rp.ipv4().map(|n| n.addr().to_string()).collect();
         for n in nats.iter().filter(|n| !n.is_distributed()) {
             let ip = n.external_ip.to_string();
@@ -70,7 +70,7 @@ pub fn router_port_rows<'a>(r: &mut Reader<'a>, p: &RouterPort<'a>, sb: &mut Out
     if let Some(gw) = &p.gateway {
         options.insert("chassis-redirect-port".to_string(), gw.cr_port.clone());
         let mut cr_options = BTreeMap::from([("distributed-port".to_string(), p.name().to_string())]);
-        let distributed_nat = Router::read(r, dp).is_some_and(|lr| lr.nats(r).iter().any(|n| n.is_distributed()));
+        let distributed_nat = Router::with_gateways(r, dp).is_some_and(|lr| lr.nats(r).iter().any(|n| n.is_distributed()));
         if !distributed_nat {
             cr_options.insert("always-redirect".to_string(), "true".to_string());
         }

@@ -404,6 +404,13 @@ impl Engine {
         for (dp, n) in stale_ports {
             self.keys.release_port(dp, &n);
         }
+        tracing::debug!(
+            units = self.units.len(),
+            reads = self.units.values().map(|u| u.deps.len()).sum::<usize>(),
+            deps = self.readers.len(),
+            flows = self.flow_refs.len(),
+            "full translation"
+        );
         delta
     }
 

@@ -94,6 +94,9 @@ pub enum Dep {
     /// replies reach unsnat): a relation, so that a FIP added to a router with 1,000 NAT rules does not
     /// recompute every router port that would otherwise read them all.
     SnatIp(Uuid, std::net::IpAddr),
+    /// A router's gateway ports (those with gateway chassis): what its NAT rules need of its ports, so
+    /// that a NAT rule's builder does not read every port of the router.
+    GatewaysOf(Uuid),
 }
 
 fn name_hash(name: &str) -> u64 {
@@ -138,6 +141,9 @@ pub struct NbIndex {
     /// (router, SNAT external IP) -> how many SNAT rules of the router have it; and each NAT rule's share.
     snat_ips: HashMap<(Uuid, std::net::IpAddr), u32>,
     snat_of: HashMap<Uuid, Vec<(Uuid, std::net::IpAddr)>>,
+    /// Router -> its gateway ports; and the router each gateway port was counted in.
+    gateways_of: HashMap<Uuid, BTreeSet<Uuid>>,
+    gateway_counted: HashMap<Uuid, Uuid>,
 }
 
 /// The old state of the rows one batch of changes touches.
@@ -213,6 +219,7 @@ impl NbIndex {
         // SNAT addresses must.
         let mut recount: BTreeSet<Uuid> = BTreeSet::new();
         let mut renat: BTreeSet<Uuid> = BTreeSet::new();
+        let mut regate: BTreeSet<Uuid> = BTreeSet::new();
 
         for (u, was) in old.switches {
             let now = self.nb.switches.get(&u).cloned();
@@ -230,7 +237,7 @@ impl NbIndex {
                 deps.push(Dep::Row(Tab::Router, u));
             }
             let (was, now) = (was.unwrap_or_default_router(), now.unwrap_or_default_router());
-            self.children(u, List::Ports, &was.0, &now.0, &mut deps);
+            regate.extend(self.children(u, List::Ports, &was.0, &now.0, &mut deps));
             renat.extend(self.children(u, List::Nat, &was.1, &now.1, &mut deps));
             self.children(u, List::Routes, &was.2, &now.2, &mut deps);
         }
@@ -256,6 +263,7 @@ impl NbIndex {
             let now = self.nb.router_ports.get(&u);
             if was.as_ref() != now {
                 deps.push(Dep::Row(Tab::RouterPort, u));
+                regate.insert(u);
             }
             let (a, b) = (was.map(|p| p.name), now.map(|p| p.name.clone()));
             if a != b {
@@ -279,6 +287,28 @@ impl NbIndex {
         }
         for u in renat {
             self.recount_snat(u, &mut deps);
+        }
+        for u in regate {
+            let now = self
+                .nb
+                .router_ports
+                .get(&u)
+                .filter(|p| !p.gateway_chassis.is_empty())
+                .and_then(|_| self.owners.get(&u).and_then(|o| o.first().copied()));
+            let was = self.gateway_counted.get(&u).copied();
+            if was == now {
+                continue;
+            }
+            if let Some(lr) = was {
+                remove_uuid(&mut self.gateways_of, lr, u);
+                deps.push(Dep::GatewaysOf(lr));
+                self.gateway_counted.remove(&u);
+            }
+            if let Some(lr) = now {
+                self.gateways_of.entry(lr).or_default().insert(u);
+                deps.push(Dep::GatewaysOf(lr));
+                self.gateway_counted.insert(u, lr);
+            }
         }
 
         for u in recount {
@@ -519,6 +549,12 @@ impl<'a> Reader<'a> {
     pub fn is_snat_ip(&mut self, lr: Uuid, ip: std::net::IpAddr) -> bool {
         self.read(Dep::SnatIp(lr, ip));
         self.ix.snat_ips.contains_key(&(lr, ip))
+    }
+
+    /// The gateway ports of router `lr` (with gateway chassis; in UUID order, as the router lists them).
+    pub fn gateways_of(&mut self, lr: Uuid) -> Vec<Uuid> {
+        self.read(Dep::GatewaysOf(lr));
+        self.ix.gateways_of.get(&lr).map(|s| s.iter().copied().collect()).unwrap_or_default()
     }
 
     /// Whether switch `ls` has a port that takes unknown MACs.

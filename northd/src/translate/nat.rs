@@ -110,7 +110,7 @@ fn rule<'a>(lr: &Router, gw: &'a RouterPort, nat: &'a Nat) -> Option<NatRule<'a>
 pub fn nat_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
     let Some(nat) = r.nat(u) else { return };
     for lr in r.owners(u) {
-        let Some(lr) = Router::read(r, lr) else { continue };
+        let Some(lr) = Router::with_gateways(r, lr) else { continue };
         match lr.nat_problem(nat) {
             Some(problem) => sb.warnings.push(problem),
             None => build_one(&lr, nat, sb),

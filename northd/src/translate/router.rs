@@ -162,7 +162,7 @@ pub fn port_unit(r: &mut Reader<'_>, u: Uuid, sb: &mut Out) {
 
     own_address_drops(r, &p, sb);
     ttl_exceeded(&p, sb);
-    if Router::read(r, dp).is_some_and(|lr| !lr.has_gateway()) {
+    if Router::with_gateways(r, dp).is_some_and(|lr| !lr.has_gateway()) {
         unreachable(&p, sb);
     }
 

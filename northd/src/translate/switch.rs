@@ -126,7 +126,7 @@ fn l2_lookup<'a>(r: &mut Reader<'a>, dp: Uuid, lsp: &LogicalSwitchPort, peer: Op
     if rp.gateway.is_none() {
         return;
     }
-    let Some(lr) = super::topology::Router::read(r, rp.router) else { return };
+    let Some(lr) = super::topology::Router::with_gateways(r, rp.router) else { return };
     for n in lr.nats(r).into_iter().filter(|n| n.is_distributed()) {
         if let (Some(mac), Some(lp)) = (n.external_mac, &n.logical_port) {
             sb.flow(

@@ -108,6 +108,7 @@ pub fn switch_port_peer<'a>(r: &mut Reader<'a>, lsp: &LogicalSwitchPort, warning
 #[derive(Debug, Clone)]
 pub struct Router<'a> {
     pub lr: &'a LogicalRouter,
+    /// Its ports ([`Router::read`]), or only its gateway ports ([`Router::with_gateways`]).
     pub ports: Vec<RouterPort<'a>>,
 }
 
@@ -116,6 +117,14 @@ impl<'a> Router<'a> {
     pub fn read(r: &mut Reader<'a>, u: Uuid) -> Option<Router<'a>> {
         let lr = r.router(u)?;
         let ports = r.router_list(u, List::Ports).iter().filter_map(|p| RouterPort::read(r, *p)).filter(|p| p.router == u).collect();
+        Some(Router { lr, ports })
+    }
+
+    /// Router `u` with only its gateway ports: all that NAT and the gateway's neighbours need, read
+    /// without reading every port of the router.
+    pub fn with_gateways(r: &mut Reader<'a>, u: Uuid) -> Option<Router<'a>> {
+        let lr = r.router(u)?;
+        let ports = r.gateways_of(u).into_iter().filter_map(|p| RouterPort::read(r, p)).filter(|p| p.router == u).collect();
         Some(Router { lr, ports })
     }
 
