@@ -17,39 +17,24 @@ use model::ovsdb::{Atom, Datum, MixHash, Replica, Row, Uuid, UuidGen};
 
 use crate::translate::Keys;
 
-/// Southbound table names.
-pub mod table {
-    pub const SB_GLOBAL: &str = "SB_Global";
-    pub const DATAPATH_BINDING: &str = "Datapath_Binding";
-    pub const PORT_BINDING: &str = "Port_Binding";
-    pub const MULTICAST_GROUP: &str = "Multicast_Group";
-    pub const LOGICAL_FLOW: &str = "Logical_Flow";
-    pub const HA_CHASSIS_GROUP: &str = "HA_Chassis_Group";
-    pub const HA_CHASSIS: &str = "HA_Chassis";
-    pub const CHASSIS: &str = "Chassis";
-    pub const CHASSIS_PRIVATE: &str = "Chassis_Private";
-    pub const MAC_BINDING: &str = "MAC_Binding";
-    pub const ADDRESS_SET: &str = "Address_Set";
-    pub const PORT_GROUP: &str = "Port_Group";
-    /// Every table northd reads.
-    pub const ALL: [&str; 12] = [
-        SB_GLOBAL,
-        DATAPATH_BINDING,
-        PORT_BINDING,
-        MULTICAST_GROUP,
-        LOGICAL_FLOW,
-        HA_CHASSIS_GROUP,
-        HA_CHASSIS,
-        CHASSIS,
-        CHASSIS_PRIVATE,
-        MAC_BINDING,
-        ADDRESS_SET,
-        PORT_GROUP,
-    ];
-}
-use table::*;
+use model::sb::table::*;
+use model::sb::{DatapathBinding, PortBinding, SbView};
 
-pub const SB_DB_NAME: &str = "OVN_Southbound";
+/// Every Southbound table northd reads.
+pub const TABLES_READ: [&str; 12] = [
+    SB_GLOBAL,
+    DATAPATH_BINDING,
+    PORT_BINDING,
+    MULTICAST_GROUP,
+    LOGICAL_FLOW,
+    HA_CHASSIS_GROUP,
+    HA_CHASSIS,
+    CHASSIS,
+    CHASSIS_PRIVATE,
+    MAC_BINDING,
+    ADDRESS_SET,
+    PORT_GROUP,
+];
 
 /// How many rows of each kind one sync writes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,25 +58,19 @@ fn strings(v: &[String]) -> Datum {
     Datum::set(v.iter().map(String::as_str))
 }
 
-/// The NB datapath a Datapath_Binding row stands for.
-pub(crate) fn nb_identity(row: &Row) -> Option<Uuid> {
-    let ids = row.get("external_ids");
-    ids.get("logical-switch").or_else(|| ids.get("logical-router")).and_then(Atom::as_str).and_then(|s| s.parse().ok())
-}
-
 /// The tunnel keys the Southbound already uses (the translation keeps them).
 pub fn current_keys(sb: &Replica) -> Keys {
     let mut keys = Keys::default();
     let mut dp_of_row: BTreeMap<Uuid, Uuid> = BTreeMap::new();
-    for row in sb.table(DATAPATH_BINDING) {
-        if let (Some(nb), Some(k)) = (nb_identity(row), row.get("tunnel_key").as_i64()) {
+    for dp in model::sb::rows::<DatapathBinding>(sb) {
+        if let (Some(nb), Some(k)) = (dp.nb_identity(), dp.tunnel_key()) {
             keys.datapaths.insert(nb, k);
-            dp_of_row.insert(row.uuid, nb);
+            dp_of_row.insert(dp.uuid(), nb);
         }
     }
-    for row in sb.table(PORT_BINDING) {
-        if let (Some(dp), Some(k)) = (row.get("datapath").as_uuid().and_then(|d| dp_of_row.get(&d)), row.get("tunnel_key").as_i64()) {
-            keys.ports.entry(*dp).or_default().insert(row.str("logical_port").to_string(), k);
+    for pb in model::sb::rows::<PortBinding>(sb) {
+        if let (Some(dp), Some(k)) = (pb.datapath().and_then(|d| dp_of_row.get(&d)), pb.tunnel_key()) {
+            keys.ports.entry(*dp).or_default().insert(pb.logical_port().to_string(), k);
         }
     }
     keys
@@ -266,7 +245,7 @@ pub fn plan(desired: &Wanted<'_>, sb: &Replica, extras: &Extras, ids: &mut UuidG
     let mut dp_nb_of_row: BTreeMap<Uuid, Uuid> = BTreeMap::new();
     let mut stale_dps = BTreeSet::new();
     for row in sb.table(DATAPATH_BINDING) {
-        match nb_identity(row).filter(|nb| desired.datapaths.contains_key(nb) && !dp_ref.contains_key(nb)) {
+        match DatapathBinding::of(row).nb_identity().filter(|nb| desired.datapaths.contains_key(nb) && !dp_ref.contains_key(nb)) {
             Some(nb) => {
                 let want = &desired.datapaths[&nb];
                 p.update(DATAPATH_BINDING, row, dp_columns(want));

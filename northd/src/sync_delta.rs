@@ -9,9 +9,10 @@ use model::ovsdb::{Atom, Datum, MixHash, Replica, Row, Uuid, UuidMap, UuidSet};
 
 use crate::desired::flow_key_hash;
 use crate::named_rows::SbNamed;
-use crate::sync::table::*;
-use crate::sync::{dp_columns, flow_columns, ha_members, mc_columns, nb_identity, port_columns, Counts, Extras};
+use crate::sync::{dp_columns, flow_columns, ha_members, mc_columns, port_columns, Counts, Extras};
 use crate::translate::engine::{Delta, Engine};
+use model::sb::table::*;
+use model::sb::{DatapathBinding, LogicalFlow, SbView};
 
 /// The tables [`SbIndex`] follows, in the order it reads their changes (datapaths first: the rest refer
 /// to them).
@@ -145,7 +146,7 @@ impl SbIndex {
     fn learn(&mut self, t: &str, row: &Row, touched: &mut Touched) {
         match t {
             DATAPATH_BINDING => {
-                if let Some(nb) = nb_identity(row) {
+                if let Some(nb) = DatapathBinding::of(row).nb_identity() {
                     self.dp_row.insert(nb, row.uuid);
                     self.dp_nb.insert(row.uuid, nb);
                     touched.datapaths.insert(nb);
@@ -170,18 +171,12 @@ impl SbIndex {
             }
             _ => {
                 // Ours always name one of our datapaths; anyone else's row goes.
-                let Some(nb) = row.get("logical_datapath").as_uuid().and_then(|d| self.dp_nb.get(&d)) else {
+                let f = LogicalFlow::of(row);
+                let Some(nb) = f.logical_datapath().and_then(|d| self.dp_nb.get(&d)) else {
                     touched.stray_flows.insert(row.uuid);
                     return;
                 };
-                let k = flow_key_hash(
-                    *nb,
-                    row.str("pipeline") == "egress",
-                    row.get("table_id").as_i64().unwrap_or(-1),
-                    row.get("priority").as_i64().unwrap_or(-1),
-                    row.str("match"),
-                    row.str("actions"),
-                );
+                let k = flow_key_hash(*nb, f.is_egress(), f.table_id().unwrap_or(-1), f.priority().unwrap_or(-1), f.match_(), f.actions());
                 self.flows.entry(k).or_default().push(row.uuid);
                 self.flow_of.insert(row.uuid, k);
                 touched.flows.insert(k);
