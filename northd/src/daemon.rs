@@ -8,7 +8,7 @@
 //! Work is incremental: the NB index re-reads only the rows the replica says changed and says which of
 //! the builders' recorded reads they touch, the [`Engine`] recomputes only the units that made those
 //! reads, and the sync writes only the flows that appeared or disappeared and the rows of recomputed
-//! units ([`sync_delta`]). A full pass (fresh engine,
+//! units ([`reconcile`]). A full pass (fresh engine,
 //! every SB row compared) runs at start, after the Southbound reconnects, after a failed write, and every
 //! round with `--recompute-always`. A database that goes away is reconnected by its [`Session`]; bad
 //! Northbound rows are logged once, skipped, and everything else keeps being served.
@@ -21,8 +21,8 @@ use model::ovsdb::session::{Session, SessionConfig};
 use model::ovsdb::transact::{Condition, Operation, RowData, Transaction};
 use model::ovsdb::{Datum, Uuid, UuidGen};
 
+use crate::reconcile::{self, SbIndex};
 use crate::sync::{self, Extras};
-use crate::sync_delta::{self, SbIndex};
 use crate::translate::engine::Engine;
 use crate::translate::index::{Dep, NbIndex};
 use model::sb::table;
@@ -182,9 +182,11 @@ async fn round(
             let mut engine = Engine::with_keys(sync::current_keys(r));
             let delta = engine.run_full(index);
             let engine_ms = t.elapsed().as_millis() as u64;
-            let (txn, counts, flow_keys) = sync::plan(&engine.wanted(), r, &extras, &mut state.ids);
+            // The incremental sync from empty: every identity on either side is checked.
+            let (ix, touched) = SbIndex::build(r);
+            let (txn, counts, flow_keys) = reconcile::plan(&engine, &delta, &touched, r, &ix, &extras, &mut state.ids);
             let plan_ms = t.elapsed().as_millis() as u64 - engine_ms;
-            state.engine = Some((engine, SbIndex::build(r), sb_syncs));
+            state.engine = Some((engine, ix, sb_syncs));
             tracing::debug!(engine_ms, plan_ms, "full pass");
             state.nb_dirty = false;
             state.stale_ports = sync::StalePorts::All;
@@ -203,7 +205,7 @@ async fn round(
                 Default::default()
             };
             let engine_us = t.elapsed().as_micros() as u64 - index_us;
-            let (txn, counts, flow_keys) = sync_delta::plan_delta(engine, &delta, &touched, r, ix, &extras);
+            let (txn, counts, flow_keys) = reconcile::plan(engine, &delta, &touched, r, ix, &extras, &mut state.ids);
             tracing::trace!(index_us, engine_us, "incremental round");
             (txn, counts, flow_keys, delta.recomputed)
         };
@@ -373,7 +375,7 @@ async fn copy_port_state(nb: &Session, ups: &[(Uuid, bool)]) -> Result<(), model
 
 /// The smallest `nb_cfg` the chassis have caught up with (`NB_Global.hv_cfg`), `nb_cfg` with none.
 fn hv_cfg(sb: &model::ovsdb::Replica, nb_cfg: i64) -> i64 {
-    sb.table(table::CHASSIS_PRIVATE).filter_map(|c| c.get("nb_cfg").as_i64()).min().unwrap_or(nb_cfg)
+    model::sb::rows::<model::sb::ChassisPrivate>(sb).filter_map(|c| c.nb_cfg()).min().unwrap_or(nb_cfg)
 }
 
 /// Tells `--wait=sb|hv` callers how far things got: `sb_cfg` = the `nb_cfg` the Southbound now reflects.

@@ -1,14 +1,14 @@
 //! Southbound tables whose rows northd owns whole and identifies by their `name` column, each declared
-//! once here. The engine keeps the desired rows by (table, name), and one reconciler writes them for the
-//! full sync ([`plan_full`]) and the incremental one ([`plan_changed`]), so a new table of this kind is a
-//! declaration plus the builder that fills it.
+//! once here. The engine keeps the desired rows by (table, name), and [`plan_changed`] writes them for
+//! the Southbound reconciler ([`crate::reconcile`]), so a new table of this kind is a declaration plus the
+//! builder that fills it.
 //!
 //! ```text
-//!   builders ──(table, name, values)──▶ Engine::named ──▶ plan_full / plan_changed ──▶ insert / update / delete
-//!   SB replica ──▶ SbIndex (table, name) -> row ────────────────┘
+//!   builders ──(table, name, values)──▶ Engine::named ──▶ plan_changed ──▶ insert / update / delete
+//!   SB replica ──▶ SbIndex (table, name) -> row ───────────────┘
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use model::ovsdb::transact::{ColumnName, Condition, RowData, Transaction};
 use model::ovsdb::{Datum, Replica, Row, Uuid};
@@ -64,25 +64,6 @@ fn delete(txn: &mut Transaction, table: &str, uuid: Uuid, c: &mut Counts) {
 
 fn declared(table: &str) -> Option<&'static NamedTable> {
     TABLES.into_iter().find(|t| t.table == table)
-}
-
-/// Makes every declared table of `sb` hold exactly `want` (rows with a name given twice: the first stays).
-pub fn plan_full(want: &BTreeMap<Key, Values>, sb: &Replica, txn: &mut Transaction, c: &mut Counts) {
-    for t in TABLES {
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
-        for row in sb.table(t.table) {
-            let name = row.str("name");
-            match want.get(&(t.table, name.to_string())).filter(|_| seen.insert(name)) {
-                Some(values) => t.update(txn, row, values, c),
-                None => delete(txn, t.table, row.uuid, c),
-            }
-        }
-        for ((_, name), values) in want.range((t.table, String::new())..).take_while(|((tab, _), _)| *tab == t.table) {
-            if !seen.contains(name.as_str()) {
-                t.insert(txn, name, values, c);
-            }
-        }
-    }
 }
 
 /// Brings the rows of `keys` in line with `want` (`None`: the row should not exist), given where each
