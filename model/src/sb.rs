@@ -197,6 +197,10 @@ sb_tables! {
         /// Set by `ovn-controller` once the port's flows are installed; empty until northd initialises it.
         up: Option<bool> = "up",
         ha_chassis_group: Option<Uuid> = "ha_chassis_group",
+        parent_port: Option<&'a str> = "parent_port",
+        tag: Option<i64> = "tag",
+        encap: Option<Uuid> = "encap",
+        requested_chassis: Option<Uuid> = "requested_chassis",
     }
     MulticastGroup = MULTICAST_GROUP("Multicast_Group") {
         datapath: Option<Uuid> = "datapath",
