@@ -598,16 +598,25 @@ impl SbIndex {
         for t in INDEXED {
             let Some(uuids) = changes.get(t) else { continue };
             let only_inserted = inserted.get(t);
-            for u in uuids {
-                let as_written = self.own.remove(u) && only_inserted.is_some_and(|i| i.contains(u));
-                let sink = if as_written { &mut unchecked } else { &mut touched };
-                match t {
-                    DATAPATH_BINDING => self.follow::<Datapaths>(sb, *u, sink),
-                    PORT_BINDING => self.follow::<Ports>(sb, *u, sink),
-                    MULTICAST_GROUP => self.follow::<McGroups>(sb, *u, sink),
-                    HA_CHASSIS_GROUP => self.follow::<HaGroups>(sb, *u, sink),
-                    LOGICAL_FLOW => self.follow_flow(sb, *u, sink),
-                    _ => self.follow_mac(sb, *u, sink),
+            let written: UuidSet =
+                uuids.iter().filter(|u| self.own.remove(u) && only_inserted.is_some_and(|i| i.contains(u))).copied().collect();
+            // Every changed row is forgotten before any is learnt: a row that takes over the identity of a row
+            // deleted in the same change is not a duplicate.
+            for learn in [false, true] {
+                for u in uuids {
+                    let sink = if written.contains(u) { &mut unchecked } else { &mut touched };
+                    let row = if learn { sb.row(t, *u) } else { None };
+                    if learn && row.is_none() {
+                        continue;
+                    }
+                    match t {
+                        DATAPATH_BINDING => self.follow::<Datapaths>(*u, row, sink),
+                        PORT_BINDING => self.follow::<Ports>(*u, row, sink),
+                        MULTICAST_GROUP => self.follow::<McGroups>(*u, row, sink),
+                        HA_CHASSIS_GROUP => self.follow::<HaGroups>(*u, row, sink),
+                        LOGICAL_FLOW => self.follow_flow(*u, row, sink),
+                        _ => self.follow_mac(*u, row, sink),
+                    }
                 }
             }
         }
@@ -642,26 +651,29 @@ impl SbIndex {
         }
     }
 
-    /// Follows one changed row of a declared table (gone from the replica or not).
-    fn follow<T: Table>(&mut self, sb: &Replica, u: Uuid, touched: &mut Touched) {
-        if let Some(id) = T::rows_mut(self).forget(u) {
-            T::touched(touched).insert(id);
-        }
-        let Some(row) = sb.row(T::TABLE, u) else { return };
+    /// Follows one changed row of a declared table: forgets it (`row` is `None`), or learns it as it is now.
+    fn follow<T: Table>(&mut self, u: Uuid, row: Option<&Row>, touched: &mut Touched) {
+        let Some(row) = row else {
+            if let Some(id) = T::rows_mut(self).forget(u) {
+                T::touched(touched).insert(id);
+            }
+            return;
+        };
         match T::identity(row, self) {
             Some(id) if T::rows_mut(self).learn(id.clone(), u) => drop(T::touched(touched).insert(id)),
             _ => drop(touched.strays.insert((T::TABLE, u))),
         }
     }
 
-    fn follow_flow(&mut self, sb: &Replica, u: Uuid, touched: &mut Touched) {
-        if let Some(k) = self.flow_of.remove(&u) {
-            if self.flows.get(&k) == Some(&u) {
+    fn follow_flow(&mut self, u: Uuid, row: Option<&Row>, touched: &mut Touched) {
+        let Some(row) = row else {
+            if let Some(k) = self.flow_of.remove(&u) {
                 self.flows.remove(&k);
+                touched.flows.insert(k);
             }
-            touched.flows.insert(k);
-        }
-        let Some(f) = sb::row::<LogicalFlow>(sb, u) else { return };
+            return;
+        };
+        let f = LogicalFlow::of(row);
         // Ours always name one of our datapaths; anyone else's row goes.
         let Some(nb) = f.logical_datapath().and_then(|d| self.datapaths.id.get(&d)) else {
             touched.strays.insert((LOGICAL_FLOW, u));
@@ -677,18 +689,21 @@ impl SbIndex {
         touched.flows.insert(k);
     }
 
-    fn follow_mac(&mut self, sb: &Replica, u: Uuid, touched: &mut Touched) {
-        if let Some(port) = self.mac_port.remove(&u) {
-            if let Some(set) = self.macs.get_mut(&port) {
-                set.remove(&u);
-                if set.is_empty() {
-                    self.macs.remove(&port);
+    fn follow_mac(&mut self, u: Uuid, row: Option<&Row>, touched: &mut Touched) {
+        let Some(row) = row else {
+            if let Some(port) = self.mac_port.remove(&u) {
+                if let Some(set) = self.macs.get_mut(&port) {
+                    set.remove(&u);
+                    if set.is_empty() {
+                        self.macs.remove(&port);
+                    }
                 }
             }
-        }
-        let Some(m) = sb::row::<MacBinding>(sb, u) else { return };
-        self.macs.entry(m.logical_port().to_string()).or_default().insert(u);
-        self.mac_port.insert(u, m.logical_port().to_string());
+            return;
+        };
+        let port = MacBinding::of(row).logical_port();
+        self.macs.entry(port.to_string()).or_default().insert(u);
+        self.mac_port.insert(u, port.to_string());
         touched.mac_bindings.insert(u);
     }
 }
@@ -973,6 +988,23 @@ mod tests {
             .collect();
         assert_eq!(deleted, BTreeSet::from([Uuid(101), Uuid(102), Uuid(103), Uuid(104)]), "p1's MAC binding stays");
         assert_eq!(counts, Counts { inserted: 0, updated: 0, deleted: 4 });
+    }
+
+    #[test]
+    fn a_row_that_replaces_a_deleted_one_is_not_a_duplicate() {
+        let (want, mut sb, mut ids) = (network(), replica(), UuidGen::new());
+        let (mut ix, _) = full_sync(&want, &mut sb, &mut ids);
+        let (old, dp) = (ix.port_row("p1").expect("p1"), ix.datapaths.get(&SW).expect("datapath"));
+        // The new row's UUID sorts before the old one's: it is learnt after the old one is forgotten all the same.
+        sb.apply_update2(&json!({PORT_BINDING: {
+            old.to_string(): {"delete": null},
+            Uuid(200).to_string(): {"insert": {"logical_port": "p1", "datapath": ["uuid", dp.to_string()], "tunnel_key": 1}},
+        }}))
+        .expect("replace");
+        let (changes, inserted) = sb.take_changes_and_inserts();
+        let touched = ix.apply(&sb, &changes, &inserted);
+        assert!(touched.strays.is_empty(), "{:?}", touched.strays);
+        assert_eq!(ix.port_row("p1"), Some(Uuid(200)));
     }
 
     #[test]
