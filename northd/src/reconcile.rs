@@ -31,7 +31,7 @@ use model::sb::{
 };
 
 use crate::desired::{self, flow_key_hash, Lflow};
-use crate::named_rows::{self, SbNamed};
+use crate::named_rows::{self, NamedTable};
 use crate::sync::{string_map, Counts, Extras};
 use crate::translate::engine::{Delta, Engine};
 
@@ -114,6 +114,8 @@ enum Naming {
     Chosen,
     /// A named UUID, for references within the transaction.
     Named,
+    /// No name: nothing refers to the row.
+    Unreferenced,
 }
 
 /// One Southbound table northd writes, declared once.
@@ -267,6 +269,42 @@ impl Table for McGroups {
     fields!(mc_groups);
 }
 
+/// Declares a table of [`named_rows`]: rows keyed by `name`, owned whole, referring to nothing.
+macro_rules! named_table {
+    ($ty:ident, $decl:path, $field:ident) => {
+        struct $ty;
+
+        impl Table for $ty {
+            const TABLE: &'static str = $decl.table;
+            const NAMING: Naming = Naming::Unreferenced;
+            type Id = String;
+            type Want = named_rows::Values;
+            fn identity(row: &Row, _: &SbIndex) -> Option<String> {
+                row.get("name").as_str().map(str::to_string)
+            }
+            fn want<'e>(d: &'e impl Desired, id: &String) -> Option<&'e named_rows::Values> {
+                d.named(&($decl.table, id.clone()))
+            }
+            fn columns(_: &mut Cx<'_>, id: &String, want: &named_rows::Values, _: Option<&Row>) -> Option<RowData> {
+                const DECL: &NamedTable = &$decl;
+                let mut row = DECL.row(want);
+                row.insert("name".into(), Datum::atom(id.as_str()));
+                Some(row)
+            }
+            fields!($field);
+        }
+    };
+}
+
+named_table!(AddressSets, named_rows::ADDRESS_SET, address_sets);
+named_table!(PortGroups, named_rows::PORT_GROUP, port_groups);
+
+/// The names of table `T`'s rows in `delta` or `touched`.
+fn named_ids<'a, T: Table<Id = String>>(delta: &'a Delta, touched: &'a BTreeSet<String>) -> BTreeSet<&'a String> {
+    let rows = delta.named.range((T::TABLE, String::new())..).take_while(|(t, _)| *t == T::TABLE).map(|(_, n)| n);
+    rows.chain(touched).collect()
+}
+
 fn strings(v: &[String]) -> Datum {
     Datum::set(v.iter().map(String::as_str))
 }
@@ -378,6 +416,10 @@ impl Cx<'_> {
                                     self.txn.insert_with_uuid(T::TABLE, cols, uuid)
                                 }
                                 Naming::Named => self.txn.insert(T::TABLE, cols),
+                                Naming::Unreferenced => {
+                                    self.txn.insert_unnamed(T::TABLE, cols);
+                                    continue;
+                                }
                             };
                             T::inserted(&mut self.refs, id, a);
                         }
@@ -472,8 +514,8 @@ pub fn plan(
 
     let flow_keys = plan_flows(&mut cx, d, delta, touched);
 
-    let named = delta.named.union(&touched.named);
-    named_rows::plan_changed(named, |k| d.named(k), &ix.named, sb, &mut cx.txn, &mut cx.counts);
+    cx.reconcile::<AddressSets>(d, named_ids::<AddressSets>(delta, &touched.address_sets));
+    cx.reconcile::<PortGroups>(d, named_ids::<PortGroups>(delta, &touched.port_groups));
 
     // MAC bindings learned on ports that are gone or were never ours, or on datapaths that are gone.
     let mut stale_macs: BTreeSet<Uuid> = BTreeSet::new();
@@ -525,7 +567,8 @@ fn plan_flows(cx: &mut Cx<'_>, d: &impl Desired, delta: &Delta, touched: &Touche
 
 /// The tables [`SbIndex`] follows, in the order it reads their changes (datapaths first: the rest refer
 /// to them).
-const INDEXED: [&str; 6] = [DATAPATH_BINDING, PORT_BINDING, MULTICAST_GROUP, HA_CHASSIS_GROUP, LOGICAL_FLOW, MAC_BINDING];
+const INDEXED: [&str; 8] =
+    [DATAPATH_BINDING, PORT_BINDING, MULTICAST_GROUP, HA_CHASSIS_GROUP, LOGICAL_FLOW, MAC_BINDING, ADDRESS_SET, PORT_GROUP];
 
 /// Southbound rows by their identity, kept current from the replica's change sets.
 #[derive(Debug, Clone, Default)]
@@ -542,8 +585,8 @@ pub struct SbIndex {
     mac_port: UuidMap<String>,
     /// Rows northd inserted (outside Logical_Flow) whose echo has not been followed yet ([`SbIndex::expect_own`]).
     own: UuidSet,
-    /// The rows of the tables of [`crate::named_rows`].
-    named: SbNamed,
+    address_sets: Rows<String>,
+    port_groups: Rows<String>,
 }
 
 /// Southbound identities whose rows changed since the last round.
@@ -562,21 +605,16 @@ pub struct Touched {
     pub strays: BTreeSet<(&'static str, Uuid)>,
     /// Chassis or HA rows changed: every HA group is checked.
     pub ha_all: bool,
-    /// Rows of the tables of [`crate::named_rows`].
-    pub named: BTreeSet<named_rows::Key>,
+    pub address_sets: BTreeSet<String>,
+    pub port_groups: BTreeSet<String>,
 }
 
 impl SbIndex {
     /// An index of every row of `sb`, and those rows' identities: everything, for a full sync.
     pub fn build(sb: &Replica) -> (SbIndex, Touched) {
         let mut ix = SbIndex::default();
-        let all: BTreeMap<String, BTreeSet<Uuid>> = INDEXED
-            .iter()
-            .copied()
-            .chain([HA_CHASSIS, CHASSIS])
-            .chain(SbNamed::tables())
-            .map(|t| (t.to_string(), sb.table(t).map(|r| r.uuid).collect()))
-            .collect();
+        let all: BTreeMap<String, BTreeSet<Uuid>> =
+            INDEXED.iter().copied().chain([HA_CHASSIS, CHASSIS]).map(|t| (t.to_string(), sb.table(t).map(|r| r.uuid).collect())).collect();
         let touched = ix.apply(sb, &all, &BTreeMap::new());
         (ix, touched)
     }
@@ -615,18 +653,14 @@ impl SbIndex {
                         MULTICAST_GROUP => self.follow::<McGroups>(*u, row, sink),
                         HA_CHASSIS_GROUP => self.follow::<HaGroups>(*u, row, sink),
                         LOGICAL_FLOW => self.follow_flow(*u, row, sink),
+                        ADDRESS_SET => self.follow::<AddressSets>(*u, row, sink),
+                        PORT_GROUP => self.follow::<PortGroups>(*u, row, sink),
                         _ => self.follow_mac(*u, row, sink),
                     }
                 }
             }
         }
         touched.strays.extend(unchecked.strays);
-        // Named rows are small and few: every change is checked (northd's own echo costs a comparison).
-        for t in SbNamed::tables() {
-            for u in changes.get(t).into_iter().flatten() {
-                touched.named.extend(self.named.apply(t, *u, sb));
-            }
-        }
         touched
     }
 
@@ -780,7 +814,7 @@ mod tests {
         }
     }
 
-    /// A switch with ports p1 and p2 (p2 in HA group "g"), both in `_MC_flood`, and a flow.
+    /// A switch with ports p1 and p2 (p2 in HA group "g"), both in `_MC_flood`, a flow and an address set.
     fn network() -> Want {
         let mut d = DesiredSb::default();
         d.datapaths.insert(SW, desired::Datapath { nb_uuid: SW, kind: DpKind::Switch, name: "sw".into(), tunnel_key: 1 });
@@ -795,6 +829,7 @@ mod tests {
         };
         d.mc_groups.insert((SW, "_MC_flood".into()), flood);
         d.flow(SW, Stage::ALL[0], 100, "1", "next;");
+        d.named.insert((named_rows::ADDRESS_SET.table, "as1".into()), vec![Datum::set(["10.0.0.1"])]);
         Want(d)
     }
 
@@ -890,6 +925,7 @@ mod tests {
                 .map(|f| format!("flow {:?} {} {} {}", dp(f.logical_datapath()), f.pipeline(), f.match_(), f.actions())),
         );
         out.extend(sb::rows::<MacBinding>(sb).map(|m| format!("mac {} {}", m.logical_port(), m.ip())));
+        out.extend(sb::rows::<sb::AddressSet>(sb).map(|a| format!("as {} {:?}", a.name(), a.addresses().strings().collect::<Vec<_>>())));
         out.sort();
         out
     }
@@ -907,8 +943,8 @@ mod tests {
         let (want, mut sb, mut ids) = (network(), replica(), UuidGen::new());
         let (ix, touched) = SbIndex::build(&sb);
         let (txn, counts, keys) = plan(&want, &want.all(), &touched, &sb, &ix, &Extras::default(), &mut ids);
-        // SB_Global, the datapath, HA group and its chassis, 2 ports, the group, the flow.
-        assert_eq!(counts, Counts { inserted: 8, updated: 0, deleted: 0 });
+        // SB_Global, the datapath, HA group and its chassis, 2 ports, the group, the flow, the address set.
+        assert_eq!(counts, Counts { inserted: 9, updated: 0, deleted: 0 });
         assert_eq!(keys, want.0.lflows.iter().map(Lflow::key_hash).collect::<Vec<_>>());
         let tables: Vec<String> = txn.ops.iter().map(Operation::describe).collect();
         let first = |t: &str| tables.iter().position(|d| d == &format!("insert into {t}"));
@@ -920,6 +956,7 @@ mod tests {
         assert_eq!(
             contents(&sb).iter().filter(|l| !l.starts_with("ha ")).cloned().collect::<Vec<_>>(),
             [
+                "as as1 [\"10.0.0.1\"]".to_string(),
                 format!("dp {sw} Some(1)"),
                 format!("flow {sw} ingress 1 next;"),
                 format!("mc {sw} _MC_flood Some(32768) {{Some(\"p1\"), Some(\"p2\")}}"),
@@ -1024,12 +1061,15 @@ mod tests {
         flood.ports = BTreeSet::from(["p1".into(), "p3".into()]);
         let old_flow = after.0.lflows.pop_first().expect("flow").key_hash();
         after.0.flow(SW, Stage::ALL[0], 100, "1", "drop;");
+        let as1 = (named_rows::ADDRESS_SET.table, "as1".to_string());
+        after.0.named.insert(as1.clone(), vec![Datum::set(["10.0.0.1", "10.0.0.3"])]);
         let delta = Delta {
             added: after.0.lflows.iter().map(Lflow::key_hash).collect(),
             removed: vec![old_flow],
             ports: BTreeSet::from(["p2".into(), "p3".into()]),
             mc_groups: BTreeSet::from([(SW, "_MC_flood".into())]),
             ha_groups: BTreeSet::from(["g".into()]),
+            named: BTreeSet::from([as1]),
             ..Delta::default()
         };
         let (txn, _, _) = plan(&after, &delta, &Touched::default(), &incremental, &ix, &Extras::default(), &mut ids);
