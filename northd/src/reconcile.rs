@@ -18,7 +18,9 @@
 //! their content's hash and never updated: their arm only inserts and deletes, and returns the keys of its
 //! inserts in datapath order (see [`in_datapath_order`]). Columns that `ovn-controller` owns
 //! (`Port_Binding.chassis`, `up` once set, ...) are never written; rows of ours that no identity claims (a
-//! flow on a datapath that is not ours, a second row of one identity) are deleted.
+//! flow on a datapath that is not ours, a second row of one identity) are deleted. The tables of
+//! [`crate::named_rows`] are declared with `named_table!`. `MAC_Binding` is not northd's, but its rows on
+//! ports or datapaths that are gone are deleted with them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
