@@ -27,7 +27,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use model::ovsdb::transact::{Condition, RowData, Transaction};
-use model::ovsdb::{Atom, Datum, Replica, Row, Uuid};
+use model::ovsdb::{Datum, Replica, Row, Uuid};
+use model::sb::{self as sbv, Chassis, DatapathBinding, Encap, HaChassis, HaChassisGroup, PortBinding, SbView};
 
 use crate::config::LocalConfig;
 use crate::tables::{ovs, remove_keys, sb, set_key};
@@ -116,7 +117,7 @@ pub struct BindingPlan {
 
 /// The liveness rule before BFD: a chassis is alive while its `Chassis` row exists.
 pub fn alive_if_registered(sb_db: &Replica) -> impl Fn(&str) -> bool {
-    let names: BTreeSet<String> = sb_db.table(sb::CHASSIS).map(|c| c.str("name").to_string()).collect();
+    let names: BTreeSet<String> = sbv::rows::<Chassis>(sb_db).map(|c| c.name().to_string()).collect();
     move |name: &str| names.contains(name)
 }
 
@@ -155,7 +156,7 @@ pub fn plan_bindings_indexed(
     alive: &dyn Fn(&str) -> bool,
 ) -> BindingPlan {
     let view = OvsView::from_replica(ovs_db);
-    let me = sb_db.table(sb::CHASSIS).find(|c| c.str("name") == cfg.system_id).map(|c| c.uuid);
+    let me = sbv::rows::<Chassis>(sb_db).find(|c| c.name() == cfg.system_id).map(|c| c.uuid());
 
     // VIFs on the integration bridge by iface-id; the lowest ofport wins a duplicate.
     let mut vifs: BTreeMap<String, Vif> = BTreeMap::new();
@@ -174,24 +175,23 @@ pub fn plan_bindings_indexed(
         }
     }
 
-    let dp_keys: BTreeMap<Uuid, u32> = sb_db
-        .table(sb::DATAPATH_BINDING)
-        .filter_map(|d| d.get("tunnel_key").as_i64().and_then(|k| u32::try_from(k).ok()).map(|k| (d.uuid, k)))
+    let dp_keys: BTreeMap<Uuid, u32> = sbv::rows::<DatapathBinding>(sb_db)
+        .filter_map(|d| d.tunnel_key().and_then(|k| u32::try_from(k).ok()).map(|k| (d.uuid(), k)))
         .collect();
     let our_encaps: BTreeMap<String, Uuid> = me
-        .and_then(|m| sb_db.row(sb::CHASSIS, m))
-        .map(|c| c.get("encaps").uuids().filter_map(|e| sb_db.row(sb::ENCAP, e)).map(|e| (e.str("ip").to_string(), e.uuid)).collect())
+        .and_then(|m| sbv::row::<Chassis>(sb_db, m))
+        .map(|c| c.encaps().uuids().filter_map(|e| sbv::row::<Encap>(sb_db, e)).map(|e| (e.ip().to_string(), e.uuid())).collect())
         .unwrap_or_default();
 
     let mut plan = BindingPlan::default();
     let mut hosted_vifs: BTreeSet<Uuid> = BTreeSet::new(); // interfaces of hosted, installed VIFs
-    for pb in index.candidates(vifs.keys(), me).into_iter().filter_map(|u| sb_db.row(sb::PORT_BINDING, u)) {
-        let lport = pb.str("logical_port");
-        let bound = pb.get("chassis").as_uuid();
+    for pb in index.candidates(vifs.keys(), me).into_iter().filter_map(|u| sbv::row::<PortBinding>(sb_db, u)) {
+        let lport = pb.logical_port();
+        let bound = pb.chassis();
         let kind = hosted_kind(cfg, sb_db, pb, &vifs, alive).filter(|_| !requested_elsewhere(cfg, sb_db, pb, me));
         let Some(kind) = kind else {
             if let (Some(me), true) = (me, bound.is_some() && bound == me) {
-                if !NOT_OURS_TO_RELEASE.contains(&pb.str("type")) {
+                if !NOT_OURS_TO_RELEASE.contains(&pb.kind()) {
                     release(&mut plan.sb, pb, me);
                 }
             }
@@ -210,28 +210,28 @@ pub fn plan_bindings_indexed(
             let mut want = RowData::new();
             if bound != Some(me) {
                 want.insert("chassis".to_string(), Datum::atom(me));
-                if kind.reports_up() && pb.get("up").as_bool() != Some(is_installed) {
+                if kind.reports_up() && pb.up() != Some(is_installed) {
                     want.insert("up".to_string(), Datum::atom(is_installed));
                 }
-            } else if kind.reports_up() && is_installed && pb.get("up").as_bool() != Some(true) {
+            } else if kind.reports_up() && is_installed && pb.up() != Some(true) {
                 want.insert("up".to_string(), Datum::atom(true));
             }
             let encap = vif.and_then(|v| v.encap_ip.as_ref()).and_then(|ip| our_encaps.get(ip)).copied();
-            if pb.get("encap").as_uuid() != encap {
+            if pb.encap() != encap {
                 want.insert("encap".to_string(), Datum::optional(encap));
             }
             if !want.is_empty() {
-                plan.sb.update(sb::PORT_BINDING, vec![Condition::uuid(pb.uuid)], want);
+                plan.sb.update(sb::PORT_BINDING, vec![Condition::uuid(pb.uuid())], want);
             }
         }
-        let Some(dp) = pb.get("datapath").as_uuid() else { continue };
-        let (Some(dp_key), Some(port_key)) = (dp_keys.get(&dp), pb.get("tunnel_key").as_i64().and_then(|k| u32::try_from(k).ok())) else {
+        let Some(dp) = pb.datapath() else { continue };
+        let (Some(dp_key), Some(port_key)) = (dp_keys.get(&dp), pb.tunnel_key().and_then(|k| u32::try_from(k).ok())) else {
             tracing::warn!(lport, "port binding without a valid datapath or tunnel key; not hosted");
             continue;
         };
         plan.local.ports.insert(
             lport.to_string(),
-            LocalPort { ofport: vif.map(|v| v.ofport), kind, binding: pb.uuid, datapath: dp, datapath_key: *dp_key, port_key },
+            LocalPort { ofport: vif.map(|v| v.ofport), kind, binding: pb.uuid(), datapath: dp, datapath_key: *dp_key, port_key },
         );
     }
     plan.local.datapaths = local_datapaths(cfg, sb_db, index, &plan.local, &dp_keys);
@@ -260,25 +260,23 @@ pub fn plan_bindings_indexed(
 fn hosted_kind(
     cfg: &LocalConfig,
     sb_db: &Replica,
-    pb: &Row,
+    pb: PortBinding,
     vifs: &BTreeMap<String, Vif>,
     alive: &dyn Fn(&str) -> bool,
 ) -> Option<PortKind> {
-    let lport = pb.str("logical_port");
-    match pb.str("type") {
-        "" => match pb.get("parent_port").as_str().filter(|p| !p.is_empty()) {
-            Some(parent) => vifs.contains_key(parent).then(|| PortKind::Container {
-                parent: parent.to_string(),
-                tag: pb.get("tag").as_i64().and_then(|t| u16::try_from(t).ok()),
-            }),
+    let lport = pb.logical_port();
+    match pb.kind() {
+        "" => match pb.parent_port().filter(|p| !p.is_empty()) {
+            Some(parent) => vifs
+                .contains_key(parent)
+                .then(|| PortKind::Container { parent: parent.to_string(), tag: pb.tag().and_then(|t| u16::try_from(t).ok()) }),
             None => vifs.contains_key(lport).then_some(PortKind::Vif),
         },
         "chassisredirect" => {
-            let group = pb.get("ha_chassis_group").as_uuid()?;
+            let group = pb.ha_chassis_group()?;
             (active_chassis(cfg, sb_db, group, alive)? == cfg.system_id).then_some(PortKind::ChassisRedirect)
         }
-        "l3gateway" => (pb.get("options").get("l3gateway-chassis").and_then(Atom::as_str) == Some(cfg.system_id.as_str()))
-            .then_some(PortKind::L3Gateway),
+        "l3gateway" => (pb.options().get("l3gateway-chassis") == Some(cfg.system_id.as_str())).then_some(PortKind::L3Gateway),
         _ => None,
     }
 }
@@ -286,14 +284,13 @@ fn hosted_kind(
 /// The chassis that should host an HA group's ports: the highest-priority member that is alive (we are,
 /// by definition; others per `alive`). Ties go to the lower name, so every chassis computes the same answer.
 pub fn active_chassis(cfg: &LocalConfig, sb_db: &Replica, group: Uuid, alive: &dyn Fn(&str) -> bool) -> Option<String> {
-    let g = sb_db.row(sb::HA_CHASSIS_GROUP, group)?;
-    g.get("ha_chassis")
+    let g = sbv::row::<HaChassisGroup>(sb_db, group)?;
+    g.ha_chassis()
         .uuids()
-        .filter_map(|h| sb_db.row(sb::HA_CHASSIS, h))
+        .filter_map(|h| sbv::row::<HaChassis>(sb_db, h))
         .filter_map(|h| {
-            let ch = sb_db.row(sb::CHASSIS, h.get("chassis").as_uuid()?)?;
-            let name = ch.str("name");
-            (name == cfg.system_id || alive(name)).then(|| (h.get("priority").as_i64().unwrap_or(0), name.to_string()))
+            let name = sbv::row::<Chassis>(sb_db, h.chassis()?)?.name();
+            (name == cfg.system_id || alive(name)).then(|| (h.priority().unwrap_or(0), name.to_string()))
         })
         .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)))
         .map(|(_, n)| n)
@@ -301,8 +298,8 @@ pub fn active_chassis(cfg: &LocalConfig, sb_db: &Replica, group: Uuid, alive: &d
 
 /// True when the port is pinned to another chassis: `requested_chassis` names another row, or (before
 /// northd filled that in) `options:requested-chassis` names neither our chassis name nor our host name.
-fn requested_elsewhere(cfg: &LocalConfig, sb_db: &Replica, pb: &Row, me: Option<Uuid>) -> bool {
-    if let Some(req) = pb.get("requested_chassis").as_uuid() {
+fn requested_elsewhere(cfg: &LocalConfig, sb_db: &Replica, pb: PortBinding, me: Option<Uuid>) -> bool {
+    if let Some(req) = pb.requested_chassis() {
         if me.is_some_and(|m| m == req) {
             return false;
         }
@@ -312,22 +309,22 @@ fn requested_elsewhere(cfg: &LocalConfig, sb_db: &Replica, pb: &Row, me: Option<
             return true;
         }
     }
-    match pb.get("options").get("requested-chassis").and_then(Atom::as_str).filter(|s| !s.is_empty()) {
+    match pb.options().get("requested-chassis").filter(|s| !s.is_empty()) {
         Some(name) => name != cfg.system_id && name != cfg.hostname,
         None => false,
     }
 }
 
 /// Clears our claim on a port, only if it is still ours when the server runs the transaction.
-fn release(txn: &mut Transaction, pb: &Row, me: Uuid) {
+fn release(txn: &mut Transaction, pb: PortBinding, me: Uuid) {
     let mut cols = RowData::from([("chassis".to_string(), Datum::empty_set())]);
-    if pb.get("up").as_bool() == Some(true) {
+    if pb.up() == Some(true) {
         cols.insert("up".to_string(), Datum::atom(false));
     }
-    if !pb.get("encap").is_empty() {
+    if pb.encap().is_some() {
         cols.insert("encap".to_string(), Datum::empty_set());
     }
-    txn.update(sb::PORT_BINDING, vec![Condition::uuid(pb.uuid), Condition::eq("chassis", Datum::atom(me))], cols);
+    txn.update(sb::PORT_BINDING, vec![Condition::uuid(pb.uuid()), Condition::eq("chassis", Datum::atom(me))], cols);
 }
 
 /// The hosted ports' datapaths and everything reachable from them through patch ports (and through our
@@ -341,22 +338,21 @@ fn local_datapaths(
 ) -> BTreeMap<Uuid, u32> {
     // datapath -> peer port names.
     let mut peers: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
-    for pb in index.links.iter().filter_map(|u| sb_db.row(sb::PORT_BINDING, *u)) {
-        let Some(dp) = pb.get("datapath").as_uuid() else { continue };
-        let opts = pb.get("options");
-        let crosses = match pb.str("type") {
+    for pb in index.links.iter().filter_map(|u| sbv::row::<PortBinding>(sb_db, *u)) {
+        let Some(dp) = pb.datapath() else { continue };
+        let opts = pb.options();
+        let crosses = match pb.kind() {
             "patch" => true,
-            "l3gateway" => opts.get("l3gateway-chassis").and_then(Atom::as_str) == Some(cfg.system_id.as_str()),
+            "l3gateway" => opts.get("l3gateway-chassis") == Some(cfg.system_id.as_str()),
             _ => false,
         };
-        if let Some(peer) = opts.get("peer").and_then(Atom::as_str).filter(|_| crosses) {
+        if let Some(peer) = opts.get("peer").filter(|_| crosses) {
             peers.entry(dp).or_default().push(peer);
         }
     }
     // A name's datapath: that of its last row (in UUID order) that has one.
-    let dp_of = |name: &str| {
-        index.by_name.get(name)?.iter().rev().filter_map(|u| sb_db.row(sb::PORT_BINDING, *u)).find_map(|r| r.get("datapath").as_uuid())
-    };
+    let dp_of =
+        |name: &str| index.by_name.get(name)?.iter().rev().filter_map(|u| sbv::row::<PortBinding>(sb_db, *u)).find_map(|r| r.datapath());
     let mut out = BTreeMap::new();
     let mut queue: VecDeque<Uuid> = local.ports.values().map(|p| p.datapath).collect();
     while let Some(dp) = queue.pop_front() {
@@ -423,21 +419,22 @@ impl PortIndex {
         }
     }
 
-    fn add(&mut self, pb: &Row) {
-        let name = pb.str("logical_port").to_string();
-        let chassis = pb.get("chassis").as_uuid();
-        let kind = pb.str("type");
-        self.by_name.entry(name.clone()).or_default().insert(pb.uuid);
+    fn add(&mut self, row: &Row) {
+        let (pb, u) = (PortBinding::of(row), row.uuid);
+        let name = pb.logical_port().to_string();
+        let chassis = pb.chassis();
+        let kind = pb.kind();
+        self.by_name.entry(name.clone()).or_default().insert(u);
         if let Some(c) = chassis {
-            self.by_chassis.entry(c).or_default().insert(pb.uuid);
+            self.by_chassis.entry(c).or_default().insert(u);
         }
-        if matches!(kind, "chassisredirect" | "l3gateway") || pb.get("parent_port").as_str().is_some_and(|p| !p.is_empty()) {
-            self.special.insert(pb.uuid);
+        if matches!(kind, "chassisredirect" | "l3gateway") || pb.parent_port().is_some_and(|p| !p.is_empty()) {
+            self.special.insert(u);
         }
         if matches!(kind, "patch" | "l3gateway") {
-            self.links.insert(pb.uuid);
+            self.links.insert(u);
         }
-        self.rows.insert(pb.uuid, Indexed { name, chassis });
+        self.rows.insert(u, Indexed { name, chassis });
     }
 
     fn remove(&mut self, u: Uuid) {

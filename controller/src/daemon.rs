@@ -32,6 +32,7 @@ use flowgen::sbview::FlowFailure;
 use model::ovsdb::session::{Session, SessionConfig};
 use model::ovsdb::transact::{Condition, RowData, Transaction};
 use model::ovsdb::{Atom, Datum, Replica, Uuid};
+use model::sb::{self as sbv, DatapathBinding, PortBinding};
 
 use crate::binding::{alive_if_registered, plan_bindings_indexed, LocalBindings, PortIndex};
 use crate::chassis::plan_chassis;
@@ -233,7 +234,7 @@ struct FlowWork {
 }
 
 /// Southbound tables the physical flows (apart from MAC bindings) read.
-const PHYSICAL_TABLES: [&str; 5] = [sb::PORT_BINDING, sb::CHASSIS, "Encap", sb::DATAPATH_BINDING, "Multicast_Group"];
+const PHYSICAL_TABLES: [&str; 5] = [sb::PORT_BINDING, sb::CHASSIS, sb::ENCAP, sb::DATAPATH_BINDING, sb::MULTICAST_GROUP];
 
 /// Brings ofctrl's desired flows up to date with the Southbound changes since the last call.
 ///
@@ -308,7 +309,7 @@ fn update_flows(
         ps.update(of, input);
         ps.ovs = phys_ovs;
         ps.local = local.clone();
-    } else if fs.mac_bindings.is_none() || changes.get("MAC_Binding").is_some_and(|c| !c.is_empty()) {
+    } else if fs.mac_bindings.is_none() || changes.get(sb::MAC_BINDING).is_some_and(|c| !c.is_empty()) {
         macs = Some(mac_bindings(sb_db));
     }
     if let Some(macs) = macs {
@@ -676,24 +677,22 @@ async fn packet_in(pi: &wire::PacketIn, sb_session: &Session, of: &mut Ofctrl, s
 
 /// The MAC_Binding write for a learned (port, IP) -> MAC, or None when it is already known.
 fn mac_binding_txn(sb_db: &Replica, dp_key: u32, port_key: u32, ip: &str, mac: &str) -> Option<Transaction> {
-    let dp = sb_db.table(sb::DATAPATH_BINDING).find(|d| d.get("tunnel_key").as_i64() == Some(i64::from(dp_key)))?;
-    let pb = sb_db
-        .table(sb::PORT_BINDING)
-        .find(|p| p.get("datapath").as_uuid() == Some(dp.uuid) && p.get("tunnel_key").as_i64() == Some(i64::from(port_key)))?;
-    let lport = pb.str("logical_port");
-    let existing = sb_db.table("MAC_Binding").find(|m| m.str("logical_port") == lport && m.str("ip") == ip);
+    let dp = sbv::rows::<DatapathBinding>(sb_db).find(|d| d.tunnel_key() == Some(i64::from(dp_key)))?;
+    let pb = sbv::rows::<PortBinding>(sb_db).find(|p| p.datapath() == Some(dp.uuid()) && p.tunnel_key() == Some(i64::from(port_key)))?;
+    let lport = pb.logical_port();
+    let existing = sbv::rows::<sbv::MacBinding>(sb_db).find(|m| m.logical_port() == lport && m.ip() == ip);
     let mut t = Transaction::new();
     match existing {
-        Some(m) if m.str("mac") == mac => return None,
-        Some(m) => t.update("MAC_Binding", vec![Condition::uuid(m.uuid)], RowData::from([("mac".to_string(), Datum::atom(mac))])),
+        Some(m) if m.mac() == mac => return None,
+        Some(m) => t.update(sb::MAC_BINDING, vec![Condition::uuid(m.uuid())], RowData::from([("mac".to_string(), Datum::atom(mac))])),
         None => {
             t.insert(
-                "MAC_Binding",
+                sb::MAC_BINDING,
                 RowData::from([
                     ("logical_port".to_string(), Datum::atom(lport)),
                     ("ip".to_string(), Datum::atom(ip)),
                     ("mac".to_string(), Datum::atom(mac)),
-                    ("datapath".to_string(), Datum::atom(Atom::Uuid(dp.uuid))),
+                    ("datapath".to_string(), Datum::atom(Atom::Uuid(dp.uuid()))),
                 ]),
             );
         }

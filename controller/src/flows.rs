@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use flowgen::ofp::Flow;
 use flowgen::sbview::{compile_all, FlowFailure, SbView};
 use model::ovsdb::{Atom, Replica, Row, Uuid};
+use model::sb::{DatapathBinding, PortBinding};
 
 use crate::binding::LocalBindings;
 use crate::ct_zones::{dnat_user, snat_user, CtZones};
@@ -158,17 +159,12 @@ pub fn physical_input(sb_db: &Replica, ovs: &PhysicalOvs, chassis: &str, local: 
         location_of.insert(pb.uuid, (dp, key, location.clone()));
         input.ports.push(PortFlows { name: name.to_string(), datapath: dp, key, location });
     }
-    for mc in sb_db.table("Multicast_Group") {
-        let Some(dp) = mc.get("datapath").as_uuid().and_then(|d| dp_key.get(&d)).copied() else { continue };
-        let mut g = GroupFlows {
-            datapath: dp,
-            key: mc.get("tunnel_key").as_i64().unwrap_or(0) as u32,
-            local: vec![],
-            everywhere: vec![],
-            tunnels: vec![],
-        };
+    for mc in model::sb::rows::<model::sb::MulticastGroup>(sb_db) {
+        let Some(dp) = mc.datapath().and_then(|d| dp_key.get(&d)).copied() else { continue };
+        let mut g =
+            GroupFlows { datapath: dp, key: mc.tunnel_key().unwrap_or(0) as u32, local: vec![], everywhere: vec![], tunnels: vec![] };
         let mut tset = BTreeSet::new();
-        for member in mc.get("ports").uuids() {
+        for member in mc.ports().uuids() {
             match location_of.get(&member) {
                 Some((_, k, Location::Local { .. })) => g.local.push(*k),
                 Some((_, k, Location::Localnet { .. } | Location::Patch { .. })) => g.everywhere.push(*k),
@@ -193,19 +189,19 @@ pub fn mac_bindings(sb_db: &Replica) -> Vec<MacBinding> {
     let mut out = Vec::new();
     let mut dp_key: BTreeMap<Uuid, u32> = BTreeMap::new();
     let mut port_key: BTreeMap<&str, u32> = BTreeMap::new();
-    if sb_db.len("MAC_Binding") > 0 {
-        dp_key = sb_db.table(sb::DATAPATH_BINDING).map(|d| (d.uuid, d.get("tunnel_key").as_i64().unwrap_or(0) as u32)).collect();
+    if sb_db.len(sb::MAC_BINDING) > 0 {
+        dp_key = model::sb::rows::<DatapathBinding>(sb_db).map(|d| (d.uuid(), d.tunnel_key().unwrap_or(0) as u32)).collect();
         // The last binding of a name wins, as in the port flows.
-        for p in sb_db.table(sb::PORT_BINDING) {
-            port_key.insert(p.str("logical_port"), p.get("tunnel_key").as_i64().unwrap_or(0) as u32);
+        for p in model::sb::rows::<PortBinding>(sb_db) {
+            port_key.insert(p.logical_port(), p.tunnel_key().unwrap_or(0) as u32);
         }
     }
-    for mb in sb_db.table("MAC_Binding") {
+    for mb in model::sb::rows::<model::sb::MacBinding>(sb_db) {
         let (Some(dp), Some(port), Ok(ip), Some(mac)) = (
-            mb.get("datapath").as_uuid().and_then(|d| dp_key.get(&d)).copied(),
-            port_key.get(mb.str("logical_port")).copied(),
-            mb.str("ip").parse::<IpAddr>(),
-            parse_mac(mb.str("mac")),
+            mb.datapath().and_then(|d| dp_key.get(&d)).copied(),
+            port_key.get(mb.logical_port()).copied(),
+            mb.ip().parse::<IpAddr>(),
+            parse_mac(mb.mac()),
         ) else {
             continue;
         };

@@ -23,17 +23,11 @@ pub mod ovs {
     pub const ALL: [&str; 4] = [OPEN_VSWITCH, BRIDGE, PORT, INTERFACE];
 }
 
-/// The Southbound database (`ovn-sb(5)`).
+/// The Southbound database (`ovn-sb(5)`): its table names are declared with their typed views in
+/// [`model::sb`].
 pub mod sb {
-    pub const DB_NAME: &str = "OVN_Southbound";
-    pub const SB_GLOBAL: &str = "SB_Global";
-    pub const CHASSIS: &str = "Chassis";
-    pub const CHASSIS_PRIVATE: &str = "Chassis_Private";
-    pub const ENCAP: &str = "Encap";
-    pub const DATAPATH_BINDING: &str = "Datapath_Binding";
-    pub const PORT_BINDING: &str = "Port_Binding";
-    pub const HA_CHASSIS_GROUP: &str = "HA_Chassis_Group";
-    pub const HA_CHASSIS: &str = "HA_Chassis";
+    pub use model::sb::table::*;
+    pub use model::sb::DB_NAME;
     /// Every table the database side of the agent reads (the flow code monitors more).
     pub const ALL: [&str; 8] = [SB_GLOBAL, CHASSIS, CHASSIS_PRIVATE, ENCAP, DATAPATH_BINDING, PORT_BINDING, HA_CHASSIS_GROUP, HA_CHASSIS];
 }

@@ -180,7 +180,7 @@ const MC: u8 = 1;
 pub(crate) fn lflow_datapaths(sb: &Replica, lf: &Row) -> (Vec<Uuid>, Option<Uuid>) {
     let mut dps: Vec<Uuid> = lf.get("logical_datapath").uuids().collect();
     let group = lf.get("logical_dp_group").as_uuid();
-    if let Some(g) = group.and_then(|g| sb.row("Logical_DP_Group", g)) {
+    if let Some(g) = group.and_then(|g| sb.row(model::sb::table::LOGICAL_DP_GROUP, g)) {
         dps.extend(g.get("datapaths").uuids());
     }
     let mut seen = BTreeSet::new();
@@ -310,11 +310,11 @@ impl LflowCache {
     /// [`update`](Self::update), adding to `delta`.
     fn update_with(&mut self, sb: &Replica, changes: &BTreeMap<String, BTreeSet<Uuid>>, mut delta: Delta) -> Delta {
         let changed = |t: &str| changes.get(t).into_iter().flatten().copied();
-        let mut dirty_lflows: BTreeSet<Uuid> = changed("Logical_Flow").collect();
+        let mut dirty_lflows: BTreeSet<Uuid> = changed(model::sb::table::LOGICAL_FLOW).collect();
         let mut dirty_deps: BTreeSet<Dep> = BTreeSet::new();
 
         // Datapaths: a changed key or kind recompiles every flow naming the datapath.
-        for dp in changed("Datapath_Binding") {
+        for dp in changed(model::sb::table::DATAPATH_BINDING) {
             let new = sb.row("Datapath_Binding", dp).map(datapath_info);
             let old = match &new {
                 Some(info) => self.view.datapaths.insert(dp, info.clone()),
@@ -324,7 +324,7 @@ impl LflowCache {
                 dirty_lflows.extend(self.on_datapath.get(&dp).into_iter().flatten());
             }
         }
-        for g in changed("Logical_DP_Group") {
+        for g in changed(model::sb::table::LOGICAL_DP_GROUP) {
             dirty_lflows.extend(self.on_group.get(&g).into_iter().flatten());
         }
 

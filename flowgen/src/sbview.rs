@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use model::ovsdb::{Atom, Replica, Uuid};
+use model::ovsdb::{Replica, Uuid};
+use model::sb::table::*;
+use model::sb::{self, AddressSet, Chassis, MulticastGroup, PortBinding, PortGroup, SbGlobal};
 
 use crate::expr::compile::Lookup;
 use crate::expr::lexer::{lex, Num, Tok};
@@ -44,34 +46,32 @@ pub(crate) fn constant(s: &str) -> Option<Num> {
 impl SbView {
     pub fn from_replica(sb: &Replica, chassis: &str) -> SbView {
         let mut v = SbView::default();
-        for dp in sb.table("Datapath_Binding") {
+        for dp in sb.table(DATAPATH_BINDING) {
             v.datapaths.insert(dp.uuid, crate::cache::datapath_info(dp));
         }
-        let our_chassis: Option<Uuid> = sb.table("Chassis").find(|c| c.str("name") == chassis).map(|c| c.uuid);
-        for pb in sb.table("Port_Binding") {
-            let Some(dp) = pb.get("datapath").as_uuid() else { continue };
-            let key = pb.get("tunnel_key").as_i64().unwrap_or(0) as u32;
-            let name = pb.str("logical_port").to_string();
-            if our_chassis.is_some() && pb.get("chassis").as_uuid() == our_chassis {
+        let our_chassis: Option<Uuid> = sb::rows::<Chassis>(sb).find(|c| c.name() == chassis).map(|c| c.uuid());
+        for pb in sb::rows::<PortBinding>(sb) {
+            let Some(dp) = pb.datapath() else { continue };
+            let key = pb.tunnel_key().unwrap_or(0) as u32;
+            let name = pb.logical_port().to_string();
+            if our_chassis.is_some() && pb.chassis() == our_chassis {
                 v.resident.insert(name.clone());
             }
             v.ports.entry(dp).or_default().insert(name, key);
         }
-        for mc in sb.table("Multicast_Group") {
-            let Some(dp) = mc.get("datapath").as_uuid() else { continue };
-            let key = mc.get("tunnel_key").as_i64().unwrap_or(0) as u32;
-            v.ports.entry(dp).or_default().insert(mc.str("name").to_string(), key);
+        for mc in sb::rows::<MulticastGroup>(sb) {
+            let Some(dp) = mc.datapath() else { continue };
+            let key = mc.tunnel_key().unwrap_or(0) as u32;
+            v.ports.entry(dp).or_default().insert(mc.name().to_string(), key);
         }
-        for a in sb.table("Address_Set") {
-            v.address_sets.insert(a.str("name").to_string(), a.get("addresses").strings().filter_map(constant).collect());
+        for a in sb::rows::<AddressSet>(sb) {
+            v.address_sets.insert(a.name().to_string(), a.addresses().strings().filter_map(constant).collect());
         }
-        if let Some(mac) =
-            sb.table("SB_Global").next().and_then(|g| g.get("options").get("svc_monitor_mac").and_then(Atom::as_str).and_then(constant))
-        {
+        if let Some(mac) = sb::rows::<SbGlobal>(sb).next().and_then(|g| g.options().get("svc_monitor_mac").and_then(constant)) {
             v.address_sets.insert("svc_monitor_mac".into(), vec![mac]);
         }
-        for pg in sb.table("Port_Group") {
-            v.port_groups.insert(pg.str("name").to_string(), pg.get("ports").strings().map(str::to_string).collect());
+        for pg in sb::rows::<PortGroup>(sb) {
+            v.port_groups.insert(pg.name().to_string(), pg.ports().strings().map(str::to_string).collect());
         }
         v
     }
@@ -125,7 +125,7 @@ pub fn compile_all(sb: &Replica, view: &SbView) -> (Vec<Flow>, Vec<FlowFailure>)
         conj_id += 1;
         conj_id
     };
-    for lf in sb.table("Logical_Flow") {
+    for lf in sb.table(LOGICAL_FLOW) {
         let (dps, _) = crate::cache::lflow_datapaths(sb, lf);
         for dp in dps {
             let Some(info) = view.datapaths.get(&dp) else { continue };
@@ -140,14 +140,14 @@ pub fn compile_all(sb: &Replica, view: &SbView) -> (Vec<Flow>, Vec<FlowFailure>)
 
 /// The Southbound tables [`SbView`] and [`compile_all`] read.
 pub const TABLES: [&str; 10] = [
-    "SB_Global",
-    "Datapath_Binding",
-    "Port_Binding",
-    "Multicast_Group",
-    "Logical_Flow",
-    "Logical_DP_Group",
-    "Chassis",
-    "Address_Set",
-    "Port_Group",
-    "MAC_Binding",
+    SB_GLOBAL,
+    DATAPATH_BINDING,
+    PORT_BINDING,
+    MULTICAST_GROUP,
+    LOGICAL_FLOW,
+    LOGICAL_DP_GROUP,
+    CHASSIS,
+    ADDRESS_SET,
+    PORT_GROUP,
+    MAC_BINDING,
 ];

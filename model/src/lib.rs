@@ -7,6 +7,7 @@
 //!   transactions ([`ovsdb::transact`]), the replica ([`ovsdb::replica`]) and a reconnecting monitor session
 //!   ([`ovsdb::session`]).
 //! - [`nb`]: typed, parsed-once views of the Northbound rows.
+//! - [`sb`]: typed, borrowed views of the Southbound rows, and the Southbound table names.
 //! - [`addr`]: the address grammar OVN uses (MACs, IPs, prefixes, `lsp` address strings).
 //! - [`logging`]: the daemons' shared log setup.
 
@@ -14,3 +15,4 @@ pub mod addr;
 pub mod logging;
 pub mod nb;
 pub mod ovsdb;
+pub mod sb;

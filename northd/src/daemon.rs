@@ -8,7 +8,7 @@
 //! Work is incremental: the NB index re-reads only the rows the replica says changed and says which of
 //! the builders' recorded reads they touch, the [`Engine`] recomputes only the units that made those
 //! reads, and the sync writes only the flows that appeared or disappeared and the rows of recomputed
-//! units ([`sync_delta`]). A full pass (fresh engine,
+//! units ([`reconcile`]). A full pass (fresh engine,
 //! every SB row compared) runs at start, after the Southbound reconnects, after a failed write, and every
 //! round with `--recompute-always`. A database that goes away is reconnected by its [`Session`]; bad
 //! Northbound rows are logged once, skipped, and everything else keeps being served.
@@ -21,10 +21,11 @@ use model::ovsdb::session::{Session, SessionConfig};
 use model::ovsdb::transact::{Condition, Operation, RowData, Transaction};
 use model::ovsdb::{Datum, Uuid, UuidGen};
 
-use crate::sync::{self, Extras, SB_DB_NAME};
-use crate::sync_delta::{self, SbIndex};
+use crate::reconcile::{self, SbIndex};
+use crate::sync::{self, Extras};
 use crate::translate::engine::Engine;
 use crate::translate::index::{Dep, NbIndex};
+use model::sb::table;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -58,7 +59,7 @@ struct State {
 
 /// The Southbound inserts written in batches after the rest of a big write, in this order (each refers
 /// only to rows of the ones before): see [`model::ovsdb::batch`].
-const SB_BATCHED: [&str; 3] = [sync::table::PORT_BINDING, sync::table::MULTICAST_GROUP, sync::table::LOGICAL_FLOW];
+const SB_BATCHED: [&str; 3] = [table::PORT_BINDING, table::MULTICAST_GROUP, table::LOGICAL_FLOW];
 /// Rows per Southbound batch: ovsdb-server commits 50,000 flows with the least CPU in batches of
 /// 100-250 rows (and with 2.5x as much as one transaction). At the low end its cost also grows least with
 /// the network: a whole first sync cost it 0.10 -> 1.14 s (10x100 -> 100x100) in batches of 200 and
@@ -125,7 +126,7 @@ pub async fn run(config: Config) {
     // Logical_Flow is most of what northd writes: its inserts come back as their `priority` alone, and
     // northd records its own rows in the replica itself (model::ovsdb::own_rows).
     let sb = Session::start(
-        SessionConfig::new(&config.sb_remote, SB_DB_NAME, &sync::table::ALL).own_inserts(sync::table::LOGICAL_FLOW, "priority"),
+        SessionConfig::new(&config.sb_remote, model::sb::DB_NAME, &sync::TABLES_READ).own_inserts(table::LOGICAL_FLOW, "priority"),
     );
     let (mut nb_rx, mut sb_rx) = (nb.watch(), sb.watch());
     let mut state = State::default();
@@ -196,7 +197,7 @@ async fn round(
     // already reflects this `nb_cfg`, so say so before the Southbound's own changes (the echo of that
     // write, repairs) are looked at.
     let early_hv_cfg = if !state.nb_dirty && !recompute_always && state.engine.as_ref().is_some_and(|(_, _, n)| *n == sb_syncs) {
-        sb.replica().as_ref().filter(|r| r.table(sync::table::SB_GLOBAL).next().is_some()).map(|r| hv_cfg(r, nb_cfg))
+        sb.replica().as_ref().filter(|r| r.table(table::SB_GLOBAL).next().is_some()).map(|r| hv_cfg(r, nb_cfg))
     } else {
         None
     };
@@ -208,19 +209,21 @@ async fn round(
         let mut guard = sb.replica();
         let Some(r) = guard.as_mut() else { return Ok(()) };
         let (changes, inserted) = r.take_changes_and_inserts();
-        let bindings = changes.get(sync::table::PORT_BINDING).into_iter().flatten();
-        state.stale_ports.add_rows(r, sync::table::PORT_BINDING, "logical_port", bindings);
+        let bindings = changes.get(table::PORT_BINDING).into_iter().flatten();
+        state.stale_ports.add_rows(r, table::PORT_BINDING, "logical_port", bindings);
         let fresh = recompute_always
-            || r.table(sync::table::SB_GLOBAL).next().is_none()
+            || r.table(table::SB_GLOBAL).next().is_none()
             || state.engine.as_ref().is_none_or(|(_, _, syncs)| *syncs != sb_syncs);
         let t = Instant::now();
         let (txn, counts, flow_keys, recomputed) = if fresh {
             let mut engine = Engine::with_keys(sync::current_keys(r));
             let delta = engine.run_full(index);
             let engine_ms = t.elapsed().as_millis() as u64;
-            let (txn, counts, flow_keys) = sync::plan(&engine.wanted(), r, &extras, &mut state.ids);
+            // The incremental sync from empty: every identity on either side is checked.
+            let (ix, touched) = SbIndex::build(r);
+            let (txn, counts, flow_keys) = reconcile::plan(&engine, &delta, &touched, r, &ix, &extras, &mut state.ids);
             let plan_ms = t.elapsed().as_millis() as u64 - engine_ms;
-            state.engine = Some((engine, SbIndex::build(r), sb_syncs));
+            state.engine = Some((engine, ix, sb_syncs));
             tracing::debug!(engine_ms, plan_ms, "full pass");
             state.nb_dirty = false;
             state.stale_ports = sync::StalePorts::All;
@@ -239,7 +242,7 @@ async fn round(
                 Default::default()
             };
             let engine_us = t.elapsed().as_micros() as u64 - index_us;
-            let (txn, counts, flow_keys) = sync_delta::plan_delta(engine, &delta, &touched, r, ix, &extras);
+            let (txn, counts, flow_keys) = reconcile::plan(engine, &delta, &touched, r, ix, &extras, &mut state.ids);
             tracing::trace!(index_us, engine_us, "incremental round");
             (txn, counts, flow_keys, delta.recomputed)
         };
@@ -335,12 +338,12 @@ impl OwnFlows {
     /// could not be recorded (the Southbound was reloaded since the write began) or matched with their keys.
     fn record(self, sb: &Session) -> Option<Vec<(Uuid, u64)>> {
         let t = Instant::now();
-        let rows: Vec<_> = self.batches.into_iter().flat_map(|b| b.take_inserts(sync::table::LOGICAL_FLOW)).collect();
+        let rows: Vec<_> = self.batches.into_iter().flat_map(|b| b.take_inserts(table::LOGICAL_FLOW)).collect();
         let keyed = (rows.len() == self.keys.len()).then(|| rows.iter().map(|(u, _)| *u).zip(self.keys).collect::<Vec<_>>());
         if keyed.is_none() {
             tracing::warn!(flows = rows.len(), "logical flow inserts and their keys do not match; recomputing");
         }
-        let recorded = sb.record_inserts(sync::table::LOGICAL_FLOW, rows, self.syncs);
+        let recorded = sb.record_inserts(table::LOGICAL_FLOW, rows, self.syncs);
         tracing::debug!(recorded, ms = t.elapsed().as_millis() as u64, "own flows recorded");
         keyed.filter(|k| recorded == k.len())
     }
@@ -366,7 +369,7 @@ async fn write_sb(
     }
     // Our flows' echo carries nothing we do not know: skipped, and the rows recorded by the caller.
     for b in &batches {
-        sb.expect_inserts(sync::table::LOGICAL_FLOW, b.insert_uuids(sync::table::LOGICAL_FLOW));
+        sb.expect_inserts(table::LOGICAL_FLOW, b.insert_uuids(table::LOGICAL_FLOW));
     }
     if let Err(e) = sb.write_all(&batches, PIPELINE).await {
         // Some batches may have committed, unseen: the Southbound is read again whole.
@@ -409,7 +412,7 @@ async fn copy_port_state(nb: &Session, ups: &[(Uuid, bool)]) -> Result<(), model
 
 /// The smallest `nb_cfg` the chassis have caught up with (`NB_Global.hv_cfg`), `nb_cfg` with none.
 fn hv_cfg(sb: &model::ovsdb::Replica, nb_cfg: i64) -> i64 {
-    sb.table(sync::table::CHASSIS_PRIVATE).filter_map(|c| c.get("nb_cfg").as_i64()).min().unwrap_or(nb_cfg)
+    model::sb::rows::<model::sb::ChassisPrivate>(sb).filter_map(|c| c.nb_cfg()).min().unwrap_or(nb_cfg)
 }
 
 /// Tells `--wait=sb|hv` callers how far things got: `sb_cfg` = the `nb_cfg` the Southbound now reflects.
@@ -432,7 +435,7 @@ async fn report_cfg(nb: &Session, global: Option<&nb::NbGlobal>, nb_cfg: i64, hv
 }
 
 fn is_flow_insert(op: &Operation) -> bool {
-    matches!(op, Operation::Insert { table, .. } if table == sync::table::LOGICAL_FLOW)
+    matches!(op, Operation::Insert { table, .. } if table == table::LOGICAL_FLOW)
 }
 
 /// The table and UUID (chosen by us) of the last row the batches insert outside Logical_Flow. ovsdb-server

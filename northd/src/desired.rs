@@ -157,6 +157,15 @@ pub struct DesiredSb {
 }
 
 impl DesiredSb {
+    /// Adds a flow on a datapath (for tests that write a desired Southbound by hand).
+    #[track_caller]
+    pub fn flow(&mut self, datapath: Uuid, stage: Stage, priority: u16, match_: impl Into<String>, actions: impl Into<String>) {
+        let source = std::panic::Location::caller();
+        self.lflows.insert(Lflow { datapath, stage, priority, match_: match_.into(), actions: actions.into(), source });
+    }
+}
+
+impl DesiredSb {
     /// The logical flows as `ovn-sbctl lflow-list` prints them, with every datapath UUID written as
     /// `<uuid>`: the text goldens hold, and what the real tool must read back from the Southbound.
     pub fn lflow_list_text(&self) -> String {

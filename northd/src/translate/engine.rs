@@ -317,18 +317,6 @@ impl Engine {
         }
     }
 
-    /// The same, borrowed, for [`crate::sync::plan`].
-    pub fn wanted(&self) -> crate::sync::Wanted<'_> {
-        crate::sync::Wanted {
-            datapaths: &self.datapaths,
-            ports: &self.ports,
-            mc_groups: &self.mc_groups,
-            ha_groups: &self.ha_groups,
-            named: &self.named,
-            lflows: crate::sync::in_datapath_order(self.flow_refs.iter().map(|(k, (f, _))| (*k, f)).collect()),
-        }
-    }
-
     pub fn desired_dp(&self, nb: &Uuid) -> Option<&Datapath> {
         self.datapaths.get(nb)
     }
