@@ -445,6 +445,18 @@ fn remove_from(map: &mut HashMap<String, BTreeSet<Uuid>>, key: &str, u: Uuid) {
     }
 }
 
+/// One reader per table: the typed row with UUID `u`, read as [`Dep::Row`].
+macro_rules! row_readers {
+    ($($f:ident: $view:ty = $tab:ident in $field:ident),* $(,)?) => {
+        $(
+            pub fn $f(&mut self, u: Uuid) -> Option<&'a $view> {
+                self.read(Dep::Row(Tab::$tab, u));
+                self.ix.nb.$field.get(&u)
+            }
+        )*
+    };
+}
+
 /// The builders' only way into the Northbound: every answer is recorded as the [`Dep`] it came from.
 pub struct Reader<'a> {
     ix: &'a NbIndex,
@@ -471,49 +483,16 @@ impl<'a> Reader<'a> {
         self.deps.push(d);
     }
 
-    pub fn switch(&mut self, u: Uuid) -> Option<&'a LogicalSwitch> {
-        self.read(Dep::Row(Tab::Switch, u));
-        self.ix.nb.switches.get(&u)
-    }
-
-    pub fn switch_port(&mut self, u: Uuid) -> Option<&'a LogicalSwitchPort> {
-        self.read(Dep::Row(Tab::SwitchPort, u));
-        self.ix.nb.switch_ports.get(&u)
-    }
-
-    pub fn router(&mut self, u: Uuid) -> Option<&'a LogicalRouter> {
-        self.read(Dep::Row(Tab::Router, u));
-        self.ix.nb.routers.get(&u)
-    }
-
-    pub fn router_port(&mut self, u: Uuid) -> Option<&'a LogicalRouterPort> {
-        self.read(Dep::Row(Tab::RouterPort, u));
-        self.ix.nb.router_ports.get(&u)
-    }
-
-    pub fn gateway_chassis(&mut self, u: Uuid) -> Option<&'a GatewayChassis> {
-        self.read(Dep::Row(Tab::GatewayChassis, u));
-        self.ix.nb.gateway_chassis.get(&u)
-    }
-
-    pub fn nat(&mut self, u: Uuid) -> Option<&'a Nat> {
-        self.read(Dep::Row(Tab::Nat, u));
-        self.ix.nb.nats.get(&u)
-    }
-
-    pub fn route(&mut self, u: Uuid) -> Option<&'a StaticRoute> {
-        self.read(Dep::Row(Tab::Route, u));
-        self.ix.nb.static_routes.get(&u)
-    }
-
-    pub fn port_group(&mut self, u: Uuid) -> Option<&'a PortGroup> {
-        self.read(Dep::Row(Tab::PortGroup, u));
-        self.ix.nb.port_groups.get(&u)
-    }
-
-    pub fn address_set(&mut self, u: Uuid) -> Option<&'a AddressSet> {
-        self.read(Dep::Row(Tab::AddressSet, u));
-        self.ix.nb.address_sets.get(&u)
+    row_readers! {
+        switch: LogicalSwitch = Switch in switches,
+        switch_port: LogicalSwitchPort = SwitchPort in switch_ports,
+        router: LogicalRouter = Router in routers,
+        router_port: LogicalRouterPort = RouterPort in router_ports,
+        gateway_chassis: GatewayChassis = GatewayChassis in gateway_chassis,
+        nat: Nat = Nat in nats,
+        route: StaticRoute = Route in static_routes,
+        port_group: PortGroup = PortGroup in port_groups,
+        address_set: AddressSet = AddressSet in address_sets,
     }
 
     /// The tunnel key of datapath `dp` (a switch or router). Not a recorded read: a datapath keeps its
