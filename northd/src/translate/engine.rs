@@ -289,6 +289,17 @@ pub struct Engine {
     hidden: Option<fn(&Dep) -> bool>,
 }
 
+/// Whether `d` is unit `id`'s own row or the owner of its own row: [`Engine::run_changes`] finds the unit
+/// from such a Dep alone, so it is not recorded. Most Deps are of this kind (at 100x100, 20,000 of 23,000
+/// distinct ones, each with a reader list of its own).
+fn own_read(id: UnitId, d: &Dep) -> bool {
+    match d {
+        Dep::Row(t, u) => UnitId::of_row(*t, *u) == Some(id),
+        Dep::Owner(u) => matches!(id, UnitId::SwitchPort(x) | UnitId::RouterPort(x) | UnitId::Route(x) | UnitId::Nat(x) if x == *u),
+        _ => false,
+    }
+}
+
 impl Engine {
     /// An empty engine that keeps the tunnel keys in `keys` (those the Southbound already uses).
     pub fn with_keys(keys: Keys) -> Engine {
@@ -410,8 +421,11 @@ impl Engine {
             if let Some(readers) = self.readers.get(d) {
                 ids.extend(readers.iter().copied());
             }
-            if let Dep::Row(t, u) = d {
-                ids.extend(UnitId::of_row(*t, *u));
+            // A unit's own row and its own owner are not in `readers` (see `own_read`).
+            match d {
+                Dep::Row(t, u) => ids.extend(UnitId::of_row(*t, *u)),
+                Dep::Owner(u) => ids.extend([UnitId::SwitchPort(*u), UnitId::RouterPort(*u), UnitId::Route(*u), UnitId::Nat(*u)]),
+                _ => {}
             }
         }
         self.recompute(ix, ids)
@@ -441,6 +455,7 @@ impl Engine {
             id.run(&mut reader, &mut out);
             delta.recomputed += 1;
             let mut deps = reader.into_deps();
+            deps.retain(|d| !own_read(id, d));
             if let Some(hide) = self.hidden {
                 deps.retain(|d| !hide(d));
             }
