@@ -274,10 +274,10 @@ impl Table for McGroups {
         ]))
     }
     /// An existing group's `ports` are mutated by the members that differ, not rewritten: a switch's
-    /// `_MC_flood` has a member per port, and a pod added to a switch of 10,000 ports changes one.
-    /// (Rewriting a 10,001-member set cost the Southbound server 24-28 ms of CPU per transaction against
-    /// 0.6-0.8 ms for the one-member mutate; the comparison here is a hash lookup per member and builds
-    /// nothing when the group is as wanted, e.g. at the echo of our own write.)
+    /// `_MC_flood` has a member per port, a pod added to a big switch changes one, and the Southbound
+    /// server's cost of an update grows with the whole set while a mutate's grows with the change (the
+    /// README's benchmark section has the numbers). The comparison here is a hash lookup per member and
+    /// builds nothing when the group is as wanted, e.g. at the echo of our own write.
     fn mutate(cx: &mut Cx<'_>, want: &desired::MulticastGroup, row: &Row) -> bool {
         let have = row.get("ports");
         let mut wanted = model::ovsdb::UuidSet::default();

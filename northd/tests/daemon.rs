@@ -208,12 +208,14 @@ fn flood_group_follows_ports_and_is_repaired() {
     let northd = s.northd("northd.log");
     s.seed();
     s.nbctl_wait(&["sync"]).ok();
-    let members = |s: &Setup| -> Vec<String> {
+    // ovn-default's flood group row.
+    let flood = |s: &Setup| -> String {
         let dp = s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=ovn-default"]).ok().stdout;
-        let out =
-            s.sb.ovn_sbctl(&["--bare", "--columns=ports", "find", "Multicast_Group", "name=_MC_flood", &format!("datapath={}", dp.trim())])
-                .ok()
-                .stdout;
+        let group = format!("datapath={}", dp.trim());
+        s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Multicast_Group", "name=_MC_flood", &group]).ok().stdout.trim().to_string()
+    };
+    let members = |s: &Setup| -> Vec<String> {
+        let out = s.sb.ovn_sbctl(&["--bare", "--columns=ports", "list", "Multicast_Group", &flood(s)]).ok().stdout;
         let mut names: Vec<String> = out
             .split_whitespace()
             .map(|u| s.sb.ovn_sbctl(&["get", "Port_Binding", u, "logical_port"]).ok().stdout.trim().trim_matches('"').to_string())
@@ -239,12 +241,7 @@ fn flood_group_follows_ports_and_is_repaired() {
     assert_eq!(members(&s), ports(&s));
 
     let pb = s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Port_Binding", "logical_port=pod9.default"]).ok().stdout;
-    let dp = s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=ovn-default"]).ok().stdout;
-    let mc =
-        s.sb.ovn_sbctl(&["--bare", "--columns=_uuid", "find", "Multicast_Group", "name=_MC_flood", &format!("datapath={}", dp.trim())])
-            .ok()
-            .stdout;
-    s.sb.ovn_sbctl(&["remove", "Multicast_Group", mc.trim(), "ports", pb.trim()]).ok();
+    s.sb.ovn_sbctl(&["remove", "Multicast_Group", &flood(&s), "ports", pb.trim()]).ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while members(&s) != ports(&s) {
         assert!(std::time::Instant::now() < deadline, "not repaired: {:?}\n{}", members(&s), northd.log_text());

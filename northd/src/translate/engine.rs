@@ -238,10 +238,8 @@ impl KeyState {
         if let Some(k) = self.keys.datapaths.remove(&dp) {
             self.dp_used.remove(&k);
         }
-        if let Some(ports) = self.keys.ports.remove(&dp) {
-            drop(ports);
-            self.port_used.remove(&dp);
-        }
+        self.keys.ports.remove(&dp);
+        self.port_used.remove(&dp);
     }
 
     fn port(&mut self, dp: Uuid, name: &str) -> i64 {
@@ -290,8 +288,8 @@ pub struct Engine {
 }
 
 /// Whether `d` is unit `id`'s own row or the owner of its own row: [`Engine::run_changes`] finds the unit
-/// from such a Dep alone, so it is not recorded. Most Deps are of this kind (at 100x100, 20,000 of 23,000
-/// distinct ones, each with a reader list of its own).
+/// from such a Dep alone, so it is not recorded. Most distinct Deps are of this kind, and each would
+/// otherwise need a reader list of its own.
 fn own_read(id: UnitId, d: &Dep) -> bool {
     match d {
         Dep::Row(t, u) => UnitId::of_row(*t, *u) == Some(id),
@@ -351,11 +349,6 @@ impl Engine {
     /// The desired flow with this [`Lflow::key_hash`].
     pub fn flow(&self, key: u64) -> Option<&Lflow> {
         self.flow_refs.get(&key).map(|(f, _)| f)
-    }
-
-    /// How many flows are desired.
-    pub fn flow_count(&self) -> usize {
-        self.flow_refs.len()
     }
 
     /// Names of every desired HA chassis group.
@@ -569,7 +562,7 @@ impl Engine {
             *self.unit_warnings.entry(w.clone()).or_default() += 1;
             unit.warnings.push(w);
         }
-        // Units live as long as their rows (11,000 at 10,000 ports): no growth slack.
+        // Units live as long as their rows, one per row: no growth slack.
         unit.flow_ids.shrink_to_fit();
         unit.ports.shrink_to_fit();
         unit.mc_members.shrink_to_fit();

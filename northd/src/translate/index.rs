@@ -162,7 +162,8 @@ struct Old {
     switch_ports: Vec<(Uuid, Option<LogicalSwitchPort>)>,
     routers: Vec<(Uuid, Option<LogicalRouter>)>,
     router_ports: Vec<(Uuid, Option<LogicalRouterPort>)>,
-    others: Vec<(Tab, Uuid, bool)>,
+    /// Rows read whole, whose old version nothing compares: any change is a change of the row.
+    others: Vec<(Tab, Uuid)>,
 }
 
 impl NbIndex {
@@ -185,19 +186,6 @@ impl NbIndex {
         self.update(changes, |ix| ix.nb.apply_changes(r, changes))
     }
 
-    /// Reads everything again from the replica (the Deps of every row, old and new, are returned).
-    pub fn reload(&mut self, r: &Replica) -> Vec<Dep> {
-        let mut changes: BTreeMap<String, BTreeSet<Uuid>> = BTreeMap::new();
-        for t in nb::table::ALL {
-            let set = changes.entry(t.to_string()).or_default();
-            set.extend(r.table(t).map(|row| row.uuid));
-        }
-        for t in nb::table::ALL {
-            changes.entry(t.to_string()).or_default().extend(self.nb.uuids(t));
-        }
-        self.update(&changes, |ix| ix.nb = NbSnapshot::from_replica(r))
-    }
-
     /// Keeps the old versions of the rows in `changes`, lets `apply` change the snapshot, then compares.
     fn update(&mut self, changes: &BTreeMap<String, BTreeSet<Uuid>>, apply: impl FnOnce(&mut NbIndex)) -> Vec<Dep> {
         let mut old = Old::default();
@@ -210,11 +198,7 @@ impl NbIndex {
                     Tab::SwitchPort => old.switch_ports.push((u, n.switch_ports.get(&u).cloned())),
                     Tab::Router => old.routers.push((u, n.routers.get(&u).cloned())),
                     Tab::RouterPort => old.router_ports.push((u, n.router_ports.get(&u).cloned())),
-                    Tab::GatewayChassis => old.others.push((tab, u, n.gateway_chassis.contains_key(&u))),
-                    Tab::Nat => old.others.push((tab, u, n.nats.contains_key(&u))),
-                    Tab::Route => old.others.push((tab, u, n.static_routes.contains_key(&u))),
-                    Tab::PortGroup => old.others.push((tab, u, n.port_groups.contains_key(&u))),
-                    Tab::AddressSet => old.others.push((tab, u, n.address_sets.contains_key(&u))),
+                    Tab::GatewayChassis | Tab::Nat | Tab::Route | Tab::PortGroup | Tab::AddressSet => old.others.push((tab, u)),
                 }
             }
         }
@@ -257,16 +241,7 @@ impl NbIndex {
                 recount.insert(u);
             }
             let (a, b) = (was.as_ref().and_then(router_port_name).map(str::to_string), now.and_then(router_port_name).map(str::to_string));
-            if a != b {
-                if let Some(a) = a {
-                    remove_from(&mut self.peers, &a, u);
-                    deps.push(Dep::Peer(name_hash(&a)));
-                }
-                if let Some(b) = b {
-                    self.peers.entry(b.clone()).or_default().insert(u);
-                    deps.push(Dep::Peer(name_hash(&b)));
-                }
-            }
+            rename(&mut self.peers, a, b, u, Dep::Peer, &mut deps);
         }
         for (u, was) in old.router_ports {
             let now = self.nb.router_ports.get(&u);
@@ -274,21 +249,11 @@ impl NbIndex {
                 deps.push(Dep::Row(Tab::RouterPort, u));
                 regate.insert(u);
             }
-            let (a, b) = (was.map(|p| p.name), now.map(|p| p.name.clone()));
-            if a != b {
-                if let Some(a) = a {
-                    remove_from(&mut self.lrp_named, &a, u);
-                    deps.push(Dep::RouterPortNamed(name_hash(&a)));
-                }
-                if let Some(b) = b {
-                    self.lrp_named.entry(b.clone()).or_default().insert(u);
-                    deps.push(Dep::RouterPortNamed(name_hash(&b)));
-                }
-            }
+            rename(&mut self.lrp_named, was.map(|p| p.name), now.map(|p| p.name.clone()), u, Dep::RouterPortNamed, &mut deps);
         }
         // Gateway chassis, NATs, routes, port groups and address sets are read whole; a change of any
         // column is a change of the row.
-        for (tab, u, _) in old.others {
+        for (tab, u) in old.others {
             deps.push(Dep::Row(tab, u));
             if tab == Tab::Nat {
                 renat.insert(u);
@@ -309,7 +274,7 @@ impl NbIndex {
                 continue;
             }
             if let Some(lr) = was {
-                remove_uuid(&mut self.gateways_of, lr, u);
+                remove_uuid(&mut self.gateways_of, &lr, u);
                 deps.push(Dep::GatewaysOf(lr));
                 self.gateway_counted.remove(&u);
             }
@@ -331,10 +296,10 @@ impl NbIndex {
             }
             if let Some(w) = &was {
                 if w.router {
-                    remove_uuid(&mut self.router_ports_of, w.switch, u);
+                    remove_uuid(&mut self.router_ports_of, &w.switch, u);
                     deps.push(Dep::RouterPortsOf(w.switch));
                 }
-                if w.unknown && remove_uuid(&mut self.unknown_of, w.switch, u) {
+                if w.unknown && remove_uuid(&mut self.unknown_of, &w.switch, u) {
                     deps.push(Dep::HasUnknown(w.switch));
                 }
             }
@@ -426,22 +391,40 @@ impl RouterLists for Option<LogicalRouter> {
     }
 }
 
-/// Removes `u` from the set at `key`; true if it was there.
-fn remove_uuid(map: &mut HashMap<Uuid, BTreeSet<Uuid>>, key: Uuid, u: Uuid) -> bool {
-    let Some(set) = map.get_mut(&key) else { return false };
+/// Removes `u` from the set at `key` (dropping the set when it empties); true if it was there.
+fn remove_uuid<K: Hash + Eq + std::borrow::Borrow<Q>, Q: Hash + Eq + ?Sized>(
+    map: &mut HashMap<K, BTreeSet<Uuid>>,
+    key: &Q,
+    u: Uuid,
+) -> bool {
+    let Some(set) = map.get_mut(key) else { return false };
     let had = set.remove(&u);
     if set.is_empty() {
-        map.remove(&key);
+        map.remove(key);
     }
     had
 }
 
-fn remove_from(map: &mut HashMap<String, BTreeSet<Uuid>>, key: &str, u: Uuid) {
-    if let Some(set) = map.get_mut(key) {
-        set.remove(&u);
-        if set.is_empty() {
-            map.remove(key);
-        }
+/// Moves `u` from the set named `was` to the set named `now` of a by-name relation, and reports both names
+/// as changed (`dep` makes a name's Dep).
+fn rename(
+    map: &mut HashMap<String, BTreeSet<Uuid>>,
+    was: Option<String>,
+    now: Option<String>,
+    u: Uuid,
+    dep: fn(u64) -> Dep,
+    deps: &mut Vec<Dep>,
+) {
+    if was == now {
+        return;
+    }
+    if let Some(a) = was {
+        remove_uuid(map, a.as_str(), u);
+        deps.push(dep(name_hash(&a)));
+    }
+    if let Some(b) = now {
+        deps.push(dep(name_hash(&b)));
+        map.entry(b).or_default().insert(u);
     }
 }
 
@@ -474,7 +457,7 @@ impl<'a> Reader<'a> {
     pub fn into_deps(mut self) -> Vec<Dep> {
         self.deps.sort_unstable();
         self.deps.dedup();
-        // Kept for the unit's life: 11,000 units at 10,000 ports.
+        // Kept for the unit's life, one unit per row.
         self.deps.shrink_to_fit();
         self.deps
     }
